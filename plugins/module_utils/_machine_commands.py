@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Every `podman machine` command line, built in one place from one table of flags.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import classify_image
+
+# option -> (kind, flag, feature that gates it or None). Kinds: value, bool, list, bool_eq.
+INIT_FLAGS = (
+    ('cpus', 'value', '--cpus', None),
+    ('memory', 'value', '--memory', None),
+    ('disk_size', 'value', '--disk-size', None),
+    ('swap', 'value', '--swap', 'init_swap'),
+    ('timezone', 'value', '--timezone', None),
+    ('username', 'value', '--username', None),
+    ('ignition_path', 'value', '--ignition-path', None),
+    ('playbook', 'value', '--playbook', 'init_playbook'),
+    ('rootful', 'bool', '--rootful', None),
+    ('user_mode_networking', 'bool_eq', '--user-mode-networking', 'init_user_mode_networking'),
+    ('volumes', 'list', '--volume', None),
+    ('usb', 'list', '--usb', 'init_usb'),
+)
+SET_FLAGS = (
+    ('cpus', 'value', '--cpus', None),
+    ('memory', 'value', '--memory', None),
+    ('disk_size', 'value', '--disk-size', None),
+    ('rootful', 'bool_eq', '--rootful', None),
+    ('user_mode_networking', 'bool_eq', '--user-mode-networking', 'set_user_mode_networking'),
+    ('usb', 'list', '--usb', 'set_usb'),
+)
+
+
+def gate_of(option, table):
+    for name, _kind, _flag, feature in table:
+        if name == option:
+            return feature
+    return None
+
+
+def _flags(values, table):
+    argv = []
+    for name, kind, flag, _feature in table:
+        value = values.get(name)
+        if value is None:
+            continue
+        if kind == 'value':
+            argv += [flag, str(value)]
+        elif kind == 'bool':
+            if value:
+                argv.append(flag)
+        elif kind == 'bool_eq':
+            argv.append('%s=%s' % (flag, 'true' if value else 'false'))
+        elif kind == 'list':
+            if not value and name == 'usb':
+                # `set --usb ""` clears the devices
+                argv += [flag, '']
+            for item in value:
+                argv += [flag, item]
+    return argv
+
+
+def init_argv(desired, caps):
+    """`podman machine init` for the desired machine. Options left None are podman's defaults."""
+    argv = ['machine', 'init'] + _flags(desired, INIT_FLAGS)
+    if desired.get('image') is not None:
+        argv += ['--image' if caps.has('init_image') else '--image-path', desired['image']]
+    return argv + [desired['name']]
+
+
+def set_argv(name, changes):
+    return ['machine', 'set'] + _flags(changes, SET_FLAGS) + [name]
+
+
+def start_argv(name, caps):
+    quiet = ['--no-info'] if caps.has('start_no_info') else []
+    return ['machine', 'start'] + quiet + [name]
+
+
+def stop_argv(name):
+    return ['machine', 'stop', name]
+
+
+def rm_argv(name):
+    # Without -f podman asks on stdin; -f also stops a running machine first.
+    return ['machine', 'rm', '-f', name]
+
+
+def inspect_argv(names):
+    return ['machine', 'inspect'] + list(names)
+
+
+def list_argv(caps, all_providers=False):
+    argv = ['machine', 'list', '--format', 'json']
+    if all_providers and caps.has('list_all_providers'):
+        argv.insert(2, '--all-providers')
+    return argv
+
+
+def provider_env(provider):
+    """Podman chooses the provider from the environment; 6.x also takes init --provider."""
+    return {'CONTAINERS_MACHINE_PROVIDER': provider} if provider else {}
+
+
+def image_kind(desired):
+    return classify_image(desired.get('image'))

@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Read, plan, apply: the `podman_machine` and `podman_machine_info` logic, behind a runner.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+
+A module (or, for Windows targets, an action plugin) gives a Runner, a StateStore and the host's
+OS; everything else is here. Failures raise MachineError with a message that says what happened,
+what podman said, and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.machinist.podman.plugins.module_utils import _errors as E
+from ansible_collections.machinist.podman.plugins.module_utils import _machine_commands as cmds
+from ansible_collections.machinist.podman.plugins.module_utils import _machine_facts as F
+from ansible_collections.machinist.podman.plugins.module_utils._machine_plan import plan_machine
+from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import INIT_ONLY, classify_image
+from ansible_collections.machinist.podman.plugins.module_utils._versions import Capabilities, PodmanVersion
+
+
+class MachineError(Exception):
+    def __init__(self, message, result=None, **extra):
+        Exception.__init__(self, message)
+        self.message = message
+        self.result = result
+        self.extra = extra
+
+
+def _podman_said(result):
+    err = E.classify(result).text if result is not None else ''
+    return (' Podman said: %s' % err) if err else ''
+
+
+class MachineClient(object):
+    """Podman machine operations over a runner, with the version read at most once."""
+
+    def __init__(self, runner, store, host):
+        self.runner = runner
+        self.store = store
+        self.host = host
+        self._caps = None
+
+    # -- version -------------------------------------------------------------------------
+    @property
+    def caps(self):
+        if self._caps is None:
+            cached = self.store.cached_version(self.runner.executable) if self.store else None
+            if cached:
+                version = PodmanVersion.parse(cached)
+            else:
+                result = self.runner.run(['--version'])
+                if not result.ok:
+                    raise MachineError('cannot run %s --version: is podman installed? (set executable if it is not '
+                                       'on PATH)%s' % (self.runner.executable, _podman_said(result)), result)
+                version = PodmanVersion.parse(result.stdout)
+                if self.store:
+                    self.store.remember_version(self.runner.executable, str(version))
+            if version.major < 4:
+                raise MachineError('Podman %s is too old: this collection needs Podman 4.0 or later' % version)
+            self._caps = Capabilities(version)
+        return self._caps
+
+    # -- reading ---------------------------------------------------------------------------
+    def _fail_common(self, result, doing):
+        err = E.classify(result)
+        if err.condition == E.ROOT_REFUSED:
+            raise MachineError('podman machine refuses to run as root: run this task as the user who owns the '
+                               'machines (do not use become for it).%s' % _podman_said(result), result)
+        if err.condition == E.INCOMPATIBLE_CONFIG:
+            raise MachineError(
+                'a machine config at %s was written by Podman 4 and this podman (5 or later) cannot use it. Podman 5 '
+                'does not migrate machines: remove it with "podman machine reset" (removes every machine) or delete '
+                'that file and its .ign, then create the machine again.%s'
+                % (err.details.get('path', 'the machine folder'), _podman_said(result)), result, condition=err.condition)
+        if err.condition in (E.UNKNOWN_PROVIDER, E.UNSUPPORTED_PROVIDER):
+            raise MachineError('provider=%s is not available to this podman on this host.%s'
+                               % (err.details.get('provider'), _podman_said(result)), result, condition=err.condition)
+        raise MachineError('podman could not %s.%s' % (doing, _podman_said(result)), result, condition=err.condition)
+
+    def inspect(self, names, env=None):
+        """{name: facts} for the machines that exist among `names`."""
+        result = self.runner.run(cmds.inspect_argv(names), env=env)
+        entries = F.parse_json_array(result.stdout, 'machine inspect') if result.stdout.strip() else []
+        if not result.ok:
+            err = E.classify(result)
+            # A missing machine is an answer, not a failure; inspect still prints the others.
+            missing_only = err.condition == E.NOT_FOUND and all(
+                'VM does not exist' in line for line in result.stderr.splitlines() if line.startswith('Error'))
+            if not missing_only:
+                self._fail_common(result, 'inspect machine %s' % ', '.join(names))
+        found = {}
+        for entry in entries:
+            config = None
+            if F.needs_machine_config(entry):
+                text = self.runner.read_text(F.from_inspect_v4(entry)['config_file'])
+                try:
+                    config = json.loads(text) if text else None
+                except ValueError:
+                    config = None
+            facts = F.from_inspect(entry, config)
+            found[facts['name']] = facts
+        return found
+
+    def list(self, env=None, all_providers=False):
+        result = self.runner.run(cmds.list_argv(self.caps, all_providers), env=env)
+        if not result.ok:
+            self._fail_common(result, 'list machines')
+        return [F.from_list(e) for e in F.parse_json_array(result.stdout, 'machine list')]
+
+    def describe(self, facts):
+        """Facts as the modules return them."""
+        out = dict(facts)
+        out['podman_version'] = str(self.caps.version)
+        return out
+
+
+class Converger(object):
+    def __init__(self, client, check_mode=False, start_timeout=None, path_exists=None):
+        self.client = client
+        self.runner = client.runner
+        self.check_mode = check_mode
+        self.start_timeout = start_timeout
+        self.path_exists = path_exists
+
+    def _precheck_files(self, desired):
+        if self.path_exists is None:
+            return
+        checks = [('ignition_path', desired.get('ignition_path')), ('playbook', desired.get('playbook'))]
+        if classify_image(desired.get('image')) == 'file':
+            checks.append(('image', desired['image']))
+        for field, path in checks:
+            if path and not self.path_exists(path):
+                raise MachineError('%s=%s: no such file on the host that runs podman. Give the path of an existing '
+                                   'file (or, for image, a URL or docker:// reference)' % (field, path))
+
+    def converge(self, desired, state, recreate=False):
+        name = desired['name']
+        env = cmds.provider_env(desired.get('provider'))
+        found = self.client.inspect([name], env=env)
+        facts = found.get(name)
+        caps = self.client.caps
+        record = self.client.store.load_record(facts) if (facts and self.client.store) else None
+        others = None
+        creating = facts is None and state != 'absent'
+        if creating or recreate:
+            if creating:
+                self._precheck_files(desired)
+            if creating and not caps.has('disk_named_per_machine') and classify_image(desired.get('image')) == 'file':
+                listed = self.client.list(env=env)
+                others = list(self.client.inspect([m['name'] for m in listed], env=env).values()) if listed else []
+        plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate,
+                            others=others)
+        if plan.refusal:
+            raise MachineError(plan.refusal, plan=plan)
+        if plan.actions and recreate and any(a['action'] == 'init' for a in plan.actions):
+            self._precheck_files(desired)
+
+        result = {'changed': plan.changed, 'actions': plan.summary(), 'warnings': plan.warnings,
+                  'diff': {'before': plan.before, 'after': plan.after}}
+        if self.check_mode or not plan.actions:
+            result['machine'] = self.client.describe(facts) if facts else {'name': name, 'exists': False}
+            return result
+
+        for action in plan.actions:
+            self._apply(action, desired, facts)
+        if state == 'absent':
+            self.client.store.delete_record(facts)
+            result['machine'] = {'name': name, 'exists': False}
+            return result
+        after = self.client.inspect([name], env=env).get(name)
+        if after is None:
+            raise MachineError('machine %s is missing after %s: podman reported success but does not list it'
+                               % (name, ', '.join(a['action'] for a in plan.actions)))
+        if any(a['action'] == 'init' for a in plan.actions):
+            self.client.store.save_record(after, desired, INIT_ONLY)
+        result['machine'] = self.client.describe(after)
+        result['diff']['after'] = F.managed_view(after)
+        return result
+
+    # -- applying one action ---------------------------------------------------------------
+    def _apply(self, action, desired, facts):
+        kind = action['action']
+        timeout = self.start_timeout if kind == 'start' else None
+        res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
+        if res.ok:
+            return
+        name = desired['name']
+        if kind == 'start':
+            self._start_failed(res, action, name)
+            return
+        err = E.classify(res)
+        if kind == 'init':
+            self._init_failed(res, err, desired)
+        if kind == 'rm' and err.condition == E.NOT_FOUND:
+            return  # gone already: that is what was wanted
+        if kind == 'stop' and err.condition == E.NOT_FOUND:
+            raise MachineError('machine %s disappeared while it was being stopped.%s' % (name, _podman_said(res)), res)
+        if kind == 'set':
+            if err.condition == E.DISK_NOT_LARGER:
+                raise MachineError('disk_size: podman refused to resize the disk of %s (it can only grow).%s'
+                                   % (name, _podman_said(res)), res)
+            if err.condition == E.NOT_SUPPORTED:
+                raise MachineError('podman machine set refused a change that the %s provider does not support; '
+                                   'remove that option or use recreate: true.%s'
+                                   % (err.details.get('provider', 'machine\'s'), _podman_said(res)), res)
+        self.client._fail_common(res, '%s machine %s' % (kind, name))
+
+    def _start_failed(self, res, action, name):
+        if res.timed_out:
+            raise MachineError(
+                'machine %s did not become ready within timeout=%ss: the start was stopped. Look at the machine\'s '
+                'console log (podman 5 writes it to $XDG_RUNTIME_DIR/podman/%s.log) and raise timeout on slow hosts.'
+                % (name, self.start_timeout, name), res)
+        err = E.classify(res)
+        if err.condition == E.ALREADY_RUNNING:
+            return  # started meanwhile: the desired state holds
+        if err.condition == E.STALE_STARTING:
+            # A start that died left the machine marked "starting"; podman's own advice: stop, then start.
+            stop = self.runner.run(cmds.stop_argv(name), env=action['env'])
+            retry = self.runner.run(action['argv'], env=action['env'], timeout=self.start_timeout)
+            if retry.ok or E.classify(retry).condition == E.ALREADY_RUNNING:
+                return
+            raise MachineError('machine %s was stuck in "starting"; it was stopped and started again, and the start '
+                               'failed.%s' % (name, _podman_said(retry)), retry, stop=stop.as_dict())
+        if err.condition == E.EXCLUSIVE:
+            other = err.details.get('other', 'another machine')
+            where = (' (provider %s)' % err.details['other_provider']) if err.details.get('other_provider') else ''
+            raise MachineError(
+                'cannot start machine %s: machine %s%s is running, and this provider runs one machine at a time. '
+                'Stop it first (podman_machine name=%s state=stopped), then start %s.%s'
+                % (name, other, where, other, name, _podman_said(res)), res, blocking_machine=other)
+        self.client._fail_common(res, 'start machine %s' % name)
+
+    def _init_failed(self, res, err, desired):
+        name = desired['name']
+        # A failed init can leave a half-made machine behind (config without disk, or the reverse).
+        # Remove it, so the next run starts clean; it did not exist before this task.
+        leftover = self.client.inspect([name], env=cmds.provider_env(desired.get('provider'))).get(name)
+        cleaned = ''
+        if leftover and err.condition != E.ALREADY_EXISTS:
+            self.runner.run(cmds.rm_argv(name), env=cmds.provider_env(desired.get('provider')))
+            cleaned = ' The half-created machine was removed again.'
+        hint = ''
+        if desired.get('timezone') is None and (err.condition == E.TIMEZONE_LOOKUP or
+                                                 'exit status 1' in (res.stderr or '')):
+            hint = (' Podman reads the host time zone with timedatectl when timezone is not given, and that fails '
+                    'on hosts without systemd: set timezone (for example UTC).')
+        elif err.condition == E.NO_SUCH_FILE:
+            hint = ' A file podman needs does not exist: %s.' % err.details.get('path')
+        elif err.condition == E.CONNECTION_EXISTS:
+            hint = (' A podman system connection named %s is left from an earlier machine: remove it with podman '
+                    'system connection rm %s, or choose another name.'
+                    % (err.details.get('connection'), err.details.get('connection')))
+        elif err.condition == E.INVALID_NAME:
+            hint = ' Podman rejected the name: use letters, digits, "_", "." and "-".'
+        raise MachineError('podman machine init failed for %s.%s%s%s' % (name, _podman_said(res), hint, cleaned), res)

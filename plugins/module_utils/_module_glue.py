@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the machine modules share on the Ansible side: options, runner, failure reporting.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
+from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+
+# Options documented in the machinist.podman._common doc fragment.
+COMMON_ARGS = dict(
+    executable=dict(type='str', default='podman'),
+    provider=dict(type='str', choices=['qemu', 'applehv', 'libkrun', 'wsl', 'hyperv']),
+)
+
+
+def make_runner(module):
+    executable = module.params['executable']
+    path = module.get_bin_path(executable, required=False) if '/' not in executable else executable
+    if not path:
+        module.fail_json(msg='executable=%s: no such program on PATH. Install podman, or give the full path of the '
+                             'podman program in executable' % executable, commands=[])
+    return LocalRunner(path)
+
+
+def make_store(runner):
+    return StateStore(executable=runner.executable)
+
+
+def fail(module, runner, error):
+    """Fail the task with the error's message, podman's output and every command that ran."""
+    extra = {'commands': runner.commands()}
+    result = getattr(error, 'result', None)
+    if result is not None:
+        extra.update({'rc': result.rc, 'stdout': result.stdout, 'stderr': result.stderr})
+    for key, value in (getattr(error, 'extra', None) or {}).items():
+        if key == 'plan':
+            extra['actions'] = value.summary()
+        else:
+            extra[key] = value
+    module.fail_json(msg=str(error), **extra)

@@ -1,0 +1,41 @@
+# Shared settings for the project's set-up and test scripts. Source it; do not run it.
+#
+# Everything the scripts build or download lives under MACHINIST_CACHE, outside the repository,
+# so a second run on the same machine reuses it. Each cached item is keyed by the content of
+# the recipe that made it, so a changed recipe rebuilds only what it touches.
+
+MACHINIST_CACHE=${MACHINIST_CACHE:-/var/cache/machinist-podman}
+# The unprivileged user that runs `podman machine` (podman refuses root) and the test playbooks.
+MACHINIST_USER=${MACHINIST_USER:-machinist}
+MACHINIST_VENV=${MACHINIST_VENV:-$MACHINIST_CACHE/venv}
+MACHINIST_BIN=$MACHINIST_CACHE/bin
+# Where tests put files that both the host and a podman root filesystem must see (bound at the
+# same path inside each root filesystem).
+MACHINIST_SHARE=${MACHINIST_SHARE:-/var/tmp/machinist}
+
+# Podman versions under test: label -> how to reach that podman. "host" is Debian 12's own
+# podman; the others run from a Debian root filesystem built with debootstrap.
+MACHINIST_SUITES="trixie sid"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+    [ "$(id -u)" = 0 ] || die "this step installs packages and creates a user: run it as root (sudo $0)"
+}
+
+# Hash of files and strings: the cache key of a recipe.
+content_key() {
+    { for f in "$@"; do if [ -f "$f" ]; then cat "$f"; else printf '%s\n' "$f"; fi; done; } |
+        sha256sum | cut -c1-16
+}
+
+# Run a command as the unprivileged test user with a clean, predictable environment.
+as_user() {
+    local home
+    home=$(getent passwd "$MACHINIST_USER" | cut -d: -f6)
+    runuser -u "$MACHINIST_USER" -- env -i HOME="$home" USER="$MACHINIST_USER" LOGNAME="$MACHINIST_USER" \
+        PATH="$MACHINIST_VENV/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
+        XDG_RUNTIME_DIR="$MACHINIST_SHARE/run-host" TMPDIR="$MACHINIST_SHARE/tmp" \
+        ${CI:+CI=$CI} "$@"
+}

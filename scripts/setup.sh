@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Sets up this machine for machinist.podman and runs the main job.
+#
+#   sudo scripts/setup.sh            everything, then playbooks/laptop.yml as the unprivileged user
+#   sudo scripts/setup.sh --no-run   everything but the playbook (what the test command needs)
+#
+# What it installs (idempotent; a second run only checks):
+#   - Debian packages: podman 4.3.1 and what `podman machine` needs, debootstrap, Python venv
+#   - an unprivileged user, $MACHINIST_USER, because `podman machine` refuses root
+#   - a Python virtual environment with ansible-core and the test tools (tests/requirements.txt)
+#   - Debian 13 and unstable root filesystems carrying podman 5.4 and 5.8, for the test suite,
+#     with a root-owned helper the test user may call through sudo to run them
+# Downloads and built artifacts are cached under $MACHINIST_CACHE, outside the repository.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/common.sh"
+require_root
+run_playbook=1
+[ "${1:-}" = --no-run ] && run_playbook=0
+
+log "Debian packages"
+packages=(podman qemu-utils qemu-system-x86 uidmap slirp4netns crun fuse-overlayfs openssh-client
+          debootstrap python3-venv sudo git)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+log "test user $MACHINIST_USER"
+getent passwd "$MACHINIST_USER" >/dev/null || useradd -m -s /bin/bash "$MACHINIST_USER"
+install -d -m 1777 "$MACHINIST_SHARE" "$MACHINIST_SHARE/tmp"
+install -d -o "$MACHINIST_USER" -m 0700 "$MACHINIST_SHARE/run-host"
+# podman (4.3.1) reads the subordinate id ranges even for `podman machine`.
+grep -q "^$MACHINIST_USER:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$MACHINIST_USER"
+mkdir -p "$MACHINIST_CACHE" "$MACHINIST_BIN"
+chmod 755 "$MACHINIST_CACHE"
+
+log "Python virtual environment ($MACHINIST_VENV)"
+req_key=$(content_key "$repo/tests/requirements.txt")
+if [ "$(cat "$MACHINIST_VENV/.key" 2>/dev/null)" != "$req_key" ]; then
+    rm -rf "$MACHINIST_VENV"
+    /usr/bin/python3 -m venv "$MACHINIST_VENV"
+    "$MACHINIST_VENV/bin/pip" install -q --upgrade pip
+    "$MACHINIST_VENV/bin/pip" install -q -r "$repo/tests/requirements.txt"
+    echo "$req_key" >"$MACHINIST_VENV/.key"
+fi
+chmod -R a+rX "$MACHINIST_VENV"
+
+log "podman root filesystems for the test suite: $MACHINIST_SUITES"
+install -m 0755 -o root -g root "$repo/scripts/lib/enter-rootfs" "$MACHINIST_BIN/enter-rootfs"
+for suite in $MACHINIST_SUITES; do
+    bash "$repo/scripts/lib/rootfs.sh" "$suite"
+    install -m 0755 "$repo/scripts/lib/podman-rootfs" "$MACHINIST_BIN/podman-$suite"
+done
+printf '%s ALL=(root) NOPASSWD: %s/enter-rootfs\n' "$MACHINIST_USER" "$MACHINIST_BIN" >/etc/sudoers.d/machinist-podman
+chmod 0440 /etc/sudoers.d/machinist-podman
+visudo -cf /etc/sudoers.d/machinist-podman >/dev/null
+
+if [ "$run_playbook" = 1 ]; then
+    bash "$repo/scripts/run-laptop.sh"
+fi
