@@ -20,6 +20,7 @@ from ansible_collections.machinist.podman.plugins.module_utils import _machine_c
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_facts as F
 from ansible_collections.machinist.podman.plugins.module_utils._machine_plan import plan_machine
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import INIT_ONLY, classify_image
+from ansible_collections.machinist.podman.plugins.module_utils._providers import provider_refusal
 from ansible_collections.machinist.podman.plugins.module_utils._versions import Capabilities, PodmanVersion
 
 
@@ -64,6 +65,13 @@ class MachineClient(object):
                 raise MachineError('Podman %s is too old: this collection needs Podman 4.0 or later' % version)
             self._caps = Capabilities(version)
         return self._caps
+
+    def check_provider(self, provider):
+        """Refuse a provider this host or podman cannot have, before podman is asked with it."""
+        if provider:
+            why = provider_refusal(provider, self.host['os'], self.caps.version.major, self.host.get('arch'))
+            if why:
+                raise MachineError(why)
 
     # -- reading ---------------------------------------------------------------------------
     def _fail_common(self, result, doing):
@@ -140,6 +148,7 @@ class Converger(object):
 
     def converge(self, desired, state, recreate=False):
         name = desired['name']
+        self.client.check_provider(desired.get('provider'))
         env = cmds.provider_env(desired.get('provider'))
         found = self.client.inspect([name], env=env)
         facts = found.get(name)

@@ -18,6 +18,7 @@ from ansible_collections.machinist.podman.plugins.module_utils import _machine_f
 def gather(client, patterns=None, provider=None, all_providers=False):
     """(machines, warnings): normalised facts of the machines whose names match `patterns`."""
     warnings = []
+    client.check_provider(provider)
     env = cmds.provider_env(provider)
     if all_providers and not client.caps.has('list_all_providers'):
         warnings.append('all_providers: %s; listing the current provider\'s machines only'

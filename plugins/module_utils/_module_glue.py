@@ -9,6 +9,8 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
 
@@ -21,10 +23,13 @@ COMMON_ARGS = dict(
 
 def make_runner(module):
     executable = module.params['executable']
-    path = module.get_bin_path(executable, required=False) if '/' not in executable else executable
+    if '/' in executable or '\\' in executable:
+        path = executable if os.access(executable, os.X_OK) and not os.path.isdir(executable) else None
+    else:
+        path = module.get_bin_path(executable, required=False)
     if not path:
-        module.fail_json(msg='executable=%s: no such program on PATH. Install podman, or give the full path of the '
-                             'podman program in executable' % executable, commands=[])
+        module.fail_json(msg='executable=%s: no such program (looked for it as given and on PATH). '
+                             'Install podman, or give the full path of the podman program in executable' % executable, commands=[])
     return LocalRunner(path)
 
 

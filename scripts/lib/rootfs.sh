@@ -17,7 +17,10 @@ suite=${1:?usage: rootfs.sh SUITE}
 # Only what `podman machine` needs on the client side: podman itself, qemu-img for disk resizes,
 # ssh-keygen for the machine key, and the qemu system emulator plus gvproxy for real starts.
 packages=podman,qemu-utils,qemu-system-x86,gvproxy,openssh-client,passwd,procps,ca-certificates,uidmap,crun,conmon
-key=$(content_key "$0" "$packages" "$suite")
+# The key covers what the debootstrap result depends on (suite, packages, the steps after it),
+# not this script's wording. Bump the recipe number when the steps below change.
+recipe=1
+key=$(content_key "$suite" "$packages" "recipe $recipe")
 dest=$MACHINIST_CACHE/rootfs/$suite-$key
 
 if [ -x "$dest/usr/bin/podman" ]; then
@@ -33,9 +36,12 @@ else
     [ -e "$dest.partial/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' >"$dest.partial/etc/hosts"
     rm -rf "$dest.partial/var/cache/apt/archives"/*.deb
     mv "$dest.partial" "$dest"
-    # Older builds of the same suite are replaced, not accumulated.
+    # Older builds of the same suite are replaced, not accumulated. enter-rootfs binds /proc,
+    # /dev and the shared folder into them: unmount those first, and never cross a mount.
     for old in "$MACHINIST_CACHE/rootfs/$suite"-*; do
-        [ "$old" = "$dest" ] || rm -rf --one-file-system "$old"
+        [ "$old" = "$dest" ] && continue
+        awk -v d="$old/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l
+        rm -rf --one-file-system "$old"
     done
 fi
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every test of the collection. Run as root: it first makes sure the set-up is in place
+# (scripts/setup.sh --no-run, quick once cached), then runs the tests, podman ones as the
+# unprivileged test user.
+#
+#   sudo scripts/test.sh              everything
+#   sudo scripts/test.sh unit         only the unit tests (also: sanity, integration, build)
+#   PODMANS="host" sudo scripts/test.sh integration    integration against Debian 12's podman only
+#
+# The collection is built with ansible-galaxy and installed from the tarball; every test runs
+# against that installed copy. The last line counts the suites: "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/common.sh"
+require_root
+suites=${*:-build unit sanity integration}
+PODMANS=${PODMANS:-host $MACHINIST_SUITES}
+
+bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
+
+work=$MACHINIST_SHARE/work
+collection=$work/collections/ansible_collections/machinist/podman
+passed=0
+failed=0
+failures=()
+suite() {
+    local name=$1
+    shift
+    log "$name"
+    local start=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "PASS $name ($((SECONDS - start))s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "FAIL $name ($((SECONDS - start))s)"
+    fi
+}
+
+build() {
+    rm -rf "$work"
+    install -d -o "$MACHINIST_USER" "$work"
+    as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection build --output-path "$work" "$repo" &&
+        as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install -p "$work/collections" \
+            "$work"/machinist-podman-*.tar.gz
+}
+
+unit() {
+    as_user env PYTHONPATH="$work/collections" PYTHONDONTWRITEBYTECODE=1 \
+        "$MACHINIST_VENV/bin/python" -m pytest -p no:cacheprovider -q "$collection/tests/unit"
+}
+
+sanity() {
+    # No ignore file: every sanity test must pass as it is.
+    [ ! -e "$collection/tests/sanity" ] || { echo "tests/sanity/ must not exist: no ignore entries"; return 1; }
+    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no \
+        --skip-test pylint --skip-test mypy) &&
+    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no \
+        --test pylint)
+}
+
+integration() {
+    local label=$1 exe=podman
+    [ "$label" = host ] || exe=$MACHINIST_BIN/podman-$label
+    cat >"$collection/tests/integration/integration_config.yml" <<EOF
+---
+podman_executable: $exe
+podman_label: $label
+machinist_share: $MACHINIST_SHARE
+EOF
+    chown "$MACHINIST_USER" "$collection/tests/integration/integration_config.yml"
+    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" integration --local --python 3.11 \
+        --allow-destructive --color no podman_machine podman_machine_info)
+}
+
+for s in $suites; do
+    case $s in
+        build) suite "build and install the collection tarball" build ;;
+        unit) suite "unit tests" unit ;;
+        sanity) suite "ansible-test sanity" sanity ;;
+        integration)
+            for p in $PODMANS; do suite "integration against podman $p" integration "$p"; done ;;
+        *) die "unknown suite $s (build, unit, sanity, integration)" ;;
+    esac
+done
+
+log "summary"
+for f in "${failures[@]}"; do echo "failed: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
