@@ -42,7 +42,7 @@ build() {
     rm -rf "$work"
     install -d -o "$MACHINIST_USER" "$work"
     as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection build --output-path "$work" "$repo" &&
-        as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install -p "$work/collections" \
+        as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install --force -p "$work/collections" \
             "$work"/machinist-podman-*.tar.gz
 }
 

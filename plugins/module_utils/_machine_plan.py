@@ -219,17 +219,20 @@ def plan_machine(desired, state, facts, caps, host, record=None, recreate=False,
         _plan_init(plan, desired, state, caps, provider, env, 'recreate')
         return plan
 
-    running = facts.get('state') in ('running', 'starting')
-    want_running = {'present': running, 'started': True, 'stopped': False, 'restarted': True}[state]
+    # A machine marked "starting" may be half-started or stuck: stopping it is right, and so is asking
+    # podman to start it (the converger answers "already running" and a stale "starting").
+    running = facts.get('state') == 'running'
+    active = facts.get('state') in ('running', 'starting')
+    want_running = {'present': active, 'started': True, 'stopped': False, 'restarted': True}[state]
     stopped_for_set = False
     if set_changes:
         reason = 'changed: ' + ', '.join('%s %s -> %s' % (k, _fmt(k, plan.changes[k]['before']), _fmt(k, v))
                                          for k, v in sorted(set_changes.items()))
-        if running and stop_to_set(provider, major):
+        if active and stop_to_set(provider, major):
             plan.add('stop', cmds.stop_argv(name), 'podman machine set needs the machine stopped', env)
             stopped_for_set = True
         plan.add('set', cmds.set_argv(name, set_changes), reason, env)
-    if state == 'restarted' and running and not stopped_for_set:
+    if state == 'restarted' and active and not stopped_for_set:
         plan.add('stop', cmds.stop_argv(name), 'state is restarted', env)
         stopped_for_set = True
     is_running = running and not stopped_for_set
@@ -237,7 +240,7 @@ def plan_machine(desired, state, facts, caps, host, record=None, recreate=False,
         why = {'present': 'start it again after the change', 'restarted': 'state is restarted'}.get(
             state, 'state is started' if not stopped_for_set else 'start it again after the change')
         plan.add('start', cmds.start_argv(name, caps), why, env)
-    elif not want_running and running and not stopped_for_set:
+    elif not want_running and active and not stopped_for_set:
         plan.add('stop', cmds.stop_argv(name), 'state is stopped', env)
     if facts.get('state') != ('running' if want_running else 'stopped'):
         plan.changes['state'] = {'before': facts.get('state'), 'after': 'running' if want_running else 'stopped'}

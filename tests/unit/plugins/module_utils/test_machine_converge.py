@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The converger against a runner that answers with recorded podman output."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import (
+    Converger, MachineClient, MachineError)
+from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import desired_from_params
+from ansible_collections.machinist.podman.plugins.module_utils._runner import CommandResult, Runner
+from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+from ansible_collections.machinist.podman.tests.unit.conftest import recorded
+
+
+class ReplayRunner(Runner):
+    """Answers each command with a recorded result, by the first matching argv prefix."""
+
+    def __init__(self, version, answers, config=None):
+        Runner.__init__(self, '/usr/bin/podman')
+        self.version = version
+        self.answers = answers
+        self.config = config
+
+    def _execute(self, argv, env, timeout):
+        args = argv[1:]
+        for prefix, scenario in self.answers:
+            if args[:len(prefix)] == prefix:
+                if isinstance(scenario, CommandResult):
+                    return CommandResult(argv, scenario.rc, scenario.stdout, scenario.stderr, 0, scenario.timed_out)
+                r = recorded(self.version, scenario)
+                return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
+        raise AssertionError('unexpected podman call %r' % (args,))
+
+    def read_text(self, path):
+        return self.config
+
+
+def client(version, answers, tmp_path, cached=True):
+    store = StateStore(base=str(tmp_path))
+    if cached:
+        store.remember_version('/usr/bin/podman', version)
+    runner = ReplayRunner(version, answers, config='{"Rootful": false}')
+    return MachineClient(runner, store, {'os': 'linux', 'arch': 'x86_64'}), runner
+
+
+def test_no_op_is_one_podman_call(version, tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client(version, [(['machine', 'inspect'], 'inspect_stopped')], tmp_path)
+    result = Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 2}), 'present')
+    assert result['changed'] is False
+    assert runner.commands() == [['/usr/bin/podman', 'machine', 'inspect', 'rec-a']]
+    assert result['machine']['podman_version'] == version
+
+
+def test_cold_cache_asks_the_version_once(version, tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client(version, [(['machine', 'inspect'], 'inspect_stopped'), (['--version'], 'version')], tmp_path,
+                       cached=False)
+    Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'present')
+    c2, runner2 = client(version, [(['machine', 'inspect'], 'inspect_stopped')], tmp_path, cached=False)
+    Converger(c2).converge(desired_from_params({'name': 'rec-a'}), 'present')
+    assert [a[1] for a in runner.commands()] == ['machine', '--version']
+    assert len(runner2.commands()) == 1
+
+
+def test_check_mode_runs_only_reads(version, tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client(version, [(['machine', 'inspect'], 'inspect_stopped')], tmp_path)
+    result = Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a', 'cpus': 3}), 'started')
+    assert result['changed'] is True
+    assert [a['action'] for a in result['actions']] == ['set', 'start']
+    assert all(cmd[1:3] == ['machine', 'inspect'] for cmd in runner.commands())
+
+
+def test_change_then_reads_back(version, tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    answers = [(['machine', 'set'], 'set_resources')]
+    c, runner = client(version, answers, tmp_path)
+    calls = iter(['inspect_stopped', 'inspect_after_set'])
+    runner.answers = [(['machine', 'inspect'], None)] + answers
+
+    def execute(argv, env, timeout, original=runner._execute):
+        if argv[1:3] == ['machine', 'inspect']:
+            r = recorded(version, next(calls))
+            return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
+        return original(argv, env, timeout)
+    runner._execute = execute
+    runner.config = '{"Rootful": true}'
+    result = Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 3, 'memory': 2048, 'disk_size': 6,
+                                                       'rootful': True}), 'present')
+    assert result['changed']
+    assert result['machine']['cpus'] == 3 and result['machine']['rootful'] is True
+    assert result['diff']['after']['disk_gib'] == 6
+
+
+def test_missing_image_is_refused_before_init(version, tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client(version, [(['machine', 'inspect'], 'inspect_missing'), (['machine', 'list'], 'list_empty')],
+                       tmp_path)
+    conv = Converger(c, path_exists=lambda p: False)
+    with pytest.raises(MachineError, match='image=/nope.qcow2: no such file'):
+        conv.converge(desired_from_params({'name': 'rec-c', 'image': '/nope.qcow2'}), 'present')
+    assert not any(cmd[2] == 'init' for cmd in runner.commands())
+
+
+def test_failed_init_removes_the_half_made_machine(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    inspections = iter(['inspect_missing', 'inspect_stopped'])
+    c, runner = client('4.3.1', [(['machine', 'init'], CommandResult([], 125, 'Image resized.\n', 'Error: exit status 1\n', 0)),
+                                 (['machine', 'rm'], 'rm')], tmp_path)
+    original = runner._execute
+
+    def execute(argv, env, timeout):
+        if argv[1:3] == ['machine', 'inspect']:
+            r = recorded('4.3.1', next(inspections))
+            return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
+        return original(argv, env, timeout)
+    runner._execute = execute
+    with pytest.raises(MachineError) as e:
+        Converger(c).converge(desired_from_params({'name': 'rec-a', 'image': 'docker://x/y:1'}), 'present')
+    assert 'set timezone (for example UTC)' in e.value.message
+    assert 'The half-created machine was removed again' in e.value.message
+    assert runner.commands()[-1][1:] == ['machine', 'rm', '-f', 'rec-a']
+
+
+@pytest.mark.parametrize('stderr,expected', [
+    ('Error: unable to start "rec-a": other already starting or running: only one VM can be active at a time',
+     'machine other is running, and this provider runs one machine at a time'),
+    ('Error: cannot start VM rec-a. VM other is currently running or starting: only one VM can be active at a time',
+     re.escape('Stop it first (podman_machine name=other state=stopped)')),
+])
+def test_another_running_machine_is_named(stderr, expected, tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
+                                 (['machine', 'start'], CommandResult([], 125, '', stderr, 0))], tmp_path)
+    with pytest.raises(MachineError, match=expected) as e:
+        Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'started')
+    assert e.value.extra['blocking_machine'] == 'other'
+
+
+def test_already_running_is_success(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
+                                 (['machine', 'start'], CommandResult([], 125, '', 'Error: unable to start "rec-a": '
+                                                                      'already running\n', 0))], tmp_path)
+    assert Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'started')['changed'] is True
+
+
+def test_stale_starting_is_stopped_and_started_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    starts = iter([CommandResult([], 125, '', 'Error: cannot start VM "rec-a": starting state indicates that a '
+                                 'previous start has failed: please stop and restart the VM\n', 0),
+                   CommandResult([], 0, 'Machine "rec-a" started successfully\n', '', 0)])
+    c, runner = client('4.3.1', [(['machine', 'inspect'], 'inspect_stopped'), (['machine', 'stop'], 'stop_stopped')],
+                       tmp_path)
+    original = runner._execute
+
+    def execute(argv, env, timeout):
+        if argv[1:3] == ['machine', 'start']:
+            canned = next(starts)
+            return CommandResult(argv, canned.rc, canned.stdout, canned.stderr, 0)
+        return original(argv, env, timeout)
+    runner._execute = execute
+    Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'started')
+    assert [cmd[2] for cmd in runner.commands()] == ['inspect', 'start', 'stop', 'start', 'inspect']
+
+
+def test_start_timeout_points_at_the_console_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
+                                 (['machine', 'start'], CommandResult([], -9, '', '', 5, timed_out=True))], tmp_path)
+    with pytest.raises(MachineError, match=r'did not become ready within timeout=5s.*console log'):
+        Converger(c, start_timeout=5).converge(desired_from_params({'name': 'rec-a'}), 'started')
+
+
+def test_root_is_refused_with_advice(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client('5.8.6', [(['machine', 'inspect'], CommandResult(
+        [], 125, '', 'Error: cannot run command "podman machine inspect" as root\n', 0))], tmp_path)
+    with pytest.raises(MachineError, match='do not use become'):
+        Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'present')
+
+
+def test_podman_4_machine_under_podman_5(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client('5.8.6', [(['machine', 'inspect'], CommandResult(
+        [], 125, '[]\n', 'Error: incompatible machine config "/h/.config/containers/podman/machine/qemu/old.json" '
+        '(old) for this version of Podman\n', 0))], tmp_path)
+    with pytest.raises(MachineError, match='podman machine reset'):
+        Converger(c).converge(desired_from_params({'name': 'old'}), 'present')

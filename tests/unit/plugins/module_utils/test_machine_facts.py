@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils import _machine_facts as F
+from ansible_collections.machinist.podman.tests.unit.conftest import recorded
+
+
+def inspected(version, scenario):
+    return F.parse_json_array(recorded(version, scenario)['stdout'], 'machine inspect')
+
+
+def test_stopped_machine_normalises_the_same_on_every_version(version):
+    entry = inspected(version, 'inspect_stopped')[0]
+    facts = F.from_inspect(entry, {'Rootful': False} if F.needs_machine_config(entry) else None)
+    assert facts['name'] == 'rec-a'
+    assert facts['state'] == 'stopped'  # 4.3.1 prints "" here
+    assert facts['provider'] == 'qemu'
+    assert (facts['cpus'], facts['memory_mib'], facts['disk_gib']) == (2, 1024, 5)
+    assert facts['rootful'] is False
+    assert facts['ssh']['user'] == 'core'
+    assert facts['ssh']['port'] > 1024
+    assert facts['ssh']['identity_path']
+    assert facts['api_socket'].endswith('.sock')
+    assert facts['last_up'] is None or version.startswith('4.')
+    assert facts['json_shape'] == version[0]
+
+
+def test_shape_is_told_by_the_json(version):
+    entry = inspected(version, 'inspect_stopped')[0]
+    assert F.shape_of(entry) == ('4' if version.startswith('4.') else '5')
+    # 4.3 has neither Rootful nor UserModeNetworking in inspect: they come from the config file.
+    assert F.needs_machine_config(entry) is version.startswith('4.3')
+
+
+def test_rootful_after_set(version):
+    entry = inspected(version, 'inspect_after_set')[0]
+    facts = F.from_inspect(entry, {'Rootful': True} if F.needs_machine_config(entry) else None)
+    assert facts['rootful'] is True
+    assert (facts['cpus'], facts['memory_mib'], facts['disk_gib']) == (3, 2048, 6)
+
+
+def test_list_sizes_are_bytes_turned_into_mib_and_gib(version):
+    listed = [F.from_list(e) for e in json.loads(recorded(version, 'list_two')['stdout'])]
+    by_name = dict((m['name'], m) for m in listed)
+    assert by_name['rec-a']['memory_mib'] == 2048
+    assert by_name['rec-a']['disk_gib'] == 6
+    assert by_name['rec-b']['provider'] == 'qemu'
+    assert by_name['rec-b']['state'] == 'stopped'
+    assert by_name['rec-a']['swap_mib'] == (0 if version >= '5.6' else None)
+
+
+def test_merge_list_adds_default_and_starting(version):
+    entry = inspected(version, 'inspect_stopped')[0]
+    facts = F.from_inspect(entry, {} if F.needs_machine_config(entry) else None)
+    merged = F.merge_list(facts, {'default': True, 'swap_mib': 512, 'state': 'starting'})
+    assert merged['default'] is True and merged['swap_mib'] == 512 and merged['state'] == 'starting'
+
+
+def test_empty_and_missing(version):
+    assert F.parse_json_array(recorded(version, 'inspect_missing')['stdout'], 'x') == []
+    assert F.parse_json_array(recorded(version, 'list_empty')['stdout'], 'x') == []
+
+
+def test_6x_windows_entry_keeps_pipe_and_provider():
+    # Shape of a 5.x/6.x inspect on Windows (ConfigDir with backslashes, a named pipe).
+    entry = {'ConfigDir': {'Path': 'C:\\Users\\me\\.config\\containers\\podman\\machine\\wsl'},
+             'ConnectionInfo': {'PodmanSocket': None, 'PodmanPipe': {'Path': '\\\\.\\pipe\\podman-dev'}},
+             'Name': 'dev', 'Resources': {'CPUs': 4, 'Memory': 4096, 'DiskSize': 100, 'USBs': []},
+             'SSHConfig': {'Port': 50000, 'RemoteUsername': 'user', 'IdentityPath': 'C:\\k'},
+             'State': 'running', 'UserModeNetworking': False, 'Rootful': True, 'LastUp': '2026-01-01T00:00:00Z'}
+    facts = F.from_inspect(entry)
+    assert facts['provider'] == 'wsl'
+    assert facts['api_pipe'] == '\\\\.\\pipe\\podman-dev'
+    assert facts['api_socket'] is None
+    assert facts['user_mode_networking'] is False
+
+
+def test_unknown_shape_is_refused_by_name():
+    with pytest.raises(F.FactsError, match='keys Name, Something'):
+        F.shape_of({'Name': 'x', 'Something': 1})
+
+
+def test_not_json_is_reported():
+    with pytest.raises(F.FactsError, match='not JSON'):
+        F.parse_json_array('Error: boom', 'machine inspect')
+
+
+@pytest.mark.parametrize('given,canonical', [
+    ('vendor=1D6B,product=2', 'vendor=1d6b,product=0002'),
+    ({'Vendor': 7531, 'Product': 2}, 'vendor=1d6b,product=0002'),
+    ('bus=1,devnum=3', 'bus=1,devnum=3'),
+    ({'Bus': '1', 'DevNumber': '3'}, 'bus=1,devnum=3'),
+])
+def test_usb_canonical_form(given, canonical):
+    assert F.canonical_usb(given) == canonical

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import (
+    GIB, MIB, SpecError, desired_from_params, parse_size)
+
+
+@pytest.mark.parametrize('value,expected', [
+    (4096, 4096), ('4096', 4096), ('4GiB', 4096), ('4g', 4096), ('4G', 4096), ('4 GB', 4096), ('512MiB', 512),
+    ('1.5GiB', 1536), ('1048576KiB', 1024), ('1TiB', 1024 * 1024),
+])
+def test_memory_sizes(value, expected):
+    assert parse_size(value, 'memory', MIB, 'MiB', 128, 16 * 1024 * 1024) == expected
+
+
+@pytest.mark.parametrize('value,expected', [(20, 20), ('20', 20), ('20GiB', 20), ('1TiB', 1024), ('2048MiB', 2)])
+def test_disk_sizes(value, expected):
+    assert parse_size(value, 'disk_size', GIB, 'GiB', 1, 65536) == expected
+
+
+@pytest.mark.parametrize('value,message', [
+    ('lots', "memory='lots' is not a size"),
+    ('-1', "memory='-1' is not a size"),
+    (0, 'memory must be greater than zero'),
+    ('1000KiB', 'not a whole number of MiB'),
+    (64, 'too small'),
+    ('17TiB', 'which no machine can have'),
+    (True, 'not a boolean'),
+])
+def test_bad_memory(value, message):
+    with pytest.raises(SpecError, match=message):
+        parse_size(value, 'memory', MIB, 'MiB', 128, 16 * 1024 * 1024)
+
+
+def base(**kw):
+    params = dict(name=None, cpus=None, memory=None, disk_size=None, swap=None, rootful=None,
+                  user_mode_networking=None, image=None, timezone=None, username=None, ignition_path=None,
+                  playbook=None, provider=None, volumes=None, usb=None)
+    params.update(kw)
+    return params
+
+
+def test_defaults():
+    d = desired_from_params(base())
+    assert d['name'] == 'podman-machine-default'
+    assert d['memory'] is None and d['volumes'] is None
+
+
+@pytest.mark.parametrize('params,message', [
+    (dict(name='bad name'), 'not a valid machine name'),
+    (dict(name='x' * 31), 'at most 30'),
+    (dict(name='WSL'), 'is a provider name'),
+    (dict(cpus=0), 'between 1 and 1024'),
+    (dict(username='-root'), 'username'),
+    (dict(provider='vbox'), "provider='vbox' is unknown"),
+    (dict(volumes=['/a:/usr']), '/usr is a system directory'),
+    (dict(volumes=['/a:/mnt/a:fast']), "unknown option 'fast'"),
+    (dict(volumes=['/a:relative']), 'must be an absolute path'),
+    (dict(usb=['1-2']), 'usb entry'),
+    (dict(timezone='Mars/Olympus Mons'), 'not a time zone name'),
+])
+def test_bad_params_name_the_field(params, message):
+    with pytest.raises(SpecError, match=message):
+        desired_from_params(base(**params))
+
+
+def test_windows_volume_source_keeps_its_drive():
+    d = desired_from_params(base(volumes=['C:\\Users\\me:/mnt/me:ro']))
+    assert d['volumes'] == ['C:\\Users\\me:/mnt/me:ro']
