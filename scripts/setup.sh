@@ -20,7 +20,7 @@ run_playbook=1
 
 log "Debian packages"
 packages=(podman qemu-utils qemu-system-x86 uidmap slirp4netns crun fuse-overlayfs openssh-client
-          debootstrap python3-venv sudo git)
+          debootstrap python3-venv sudo git shellcheck)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -47,6 +47,15 @@ if [ "$(cat "$MACHINIST_VENV/.key" 2>/dev/null)" != "$req_key" ]; then
     echo "$req_key" >"$MACHINIST_VENV/.key"
 fi
 chmod -R a+rX "$MACHINIST_VENV"
+# ansible-test bootstraps pip into its sanity environments with a script it downloads from a site
+# this host may not reach; it uses a cached copy when there is one. Ours does the same job offline.
+pip_version=$("$MACHINIST_VENV/bin/python" -c 'import types
+from ansible_test._internal.python_requirements import get_venv_packages
+print(get_venv_packages(types.SimpleNamespace(version="3.11"))["pip"])')
+user_home=$(getent passwd "$MACHINIST_USER" | cut -d: -f6)
+install -d -o "$MACHINIST_USER" "$user_home/.ansible" "$user_home/.ansible/test" "$user_home/.ansible/test/cache"
+install -o "$MACHINIST_USER" -m 0644 "$repo/scripts/lib/ansible_test_pip_bootstrap.py" \
+    "$user_home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 
 log "podman root filesystems for the test suite: $MACHINIST_SUITES"
 install -m 0755 -o root -g root "$repo/scripts/lib/enter-rootfs" "$MACHINIST_BIN/enter-rootfs"

@@ -255,8 +255,8 @@ class Converger(object):
             self.runner.run(cmds.rm_argv(name), env=cmds.provider_env(desired.get('provider')))
             cleaned = ' The half-created machine was removed again.'
         hint = ''
-        if desired.get('timezone') is None and (err.condition == E.TIMEZONE_LOOKUP or
-                                                 'exit status 1' in (res.stderr or '')):
+        timezone_failed = err.condition == E.TIMEZONE_LOOKUP or 'exit status 1' in (res.stderr or '')
+        if desired.get('timezone') is None and timezone_failed:
             hint = (' Podman reads the host time zone with timedatectl when timezone is not given, and that fails '
                     'on hosts without systemd: set timezone (for example UTC).')
         elif err.condition == E.NO_SUCH_FILE:

@@ -25,7 +25,7 @@ description:
     started again. A half-created machine left by a failed C(init) is removed. A Podman 4 machine that Podman 5
     cannot read is reported with the way to migrate.
 author:
-  - machinist.podman contributors
+  - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:
   - machinist.podman._common
   - machinist.podman._attributes
@@ -214,7 +214,7 @@ machine:
     api_socket: {description: Host-side socket of the Podman API in the machine., type: str, returned: when it exists}
     api_pipe: {description: Windows named pipe of the Podman API., type: str, returned: when it exists}
     created: {description: When the machine was created (RFC 3339)., type: str, returned: when it exists}
-    last_up: {description: When it last ran, or null if it never has., type: str, returned: when it exists}
+    last_up: {description: 'When it last ran; null if it never has.', type: str, returned: when it exists}
     config_dir: {description: Podman's config folder for the machine's provider., type: str, returned: when it exists}
     image_path: {description: The machine's disk file (Podman 4 only)., type: str, returned: when it exists}
     podman_version: {description: The version of the podman that was run., type: str, returned: when it exists, sample: 5.8.6}

@@ -15,7 +15,7 @@ description:
     M(machinist.podman.podman_machine) returns, normalised across Podman 4.x, 5.x and 6.x.
   - Uses one C(podman machine list) and one C(podman machine inspect) per provider.
 author:
-  - machinist.podman contributors
+  - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:
   - machinist.podman._common
   - machinist.podman._attributes
