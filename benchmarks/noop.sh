@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Times a no-op podman_machine task against `ansible.builtin.command: podman machine inspect NAME`
+# in one playbook run, as the unprivileged test user, and prints the ratio and the podman calls
+# each made. Target: one podman call and at most 1.15x.
+#
+#   sudo benchmarks/noop.sh [host|trixie|sid]     (default host: Debian 12's podman 4.3.1)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/common.sh"
+require_root
+label=${1:-host}
+exe=podman
+[ "$label" = host ] || exe=$MACHINIST_BIN/podman-$label
+work=$MACHINIST_SHARE/bench
+rm -rf "$work" && install -d -o "$MACHINIST_USER" "$work"
+as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection build -f --output-path "$work" "$repo" >/dev/null
+as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install -f -p "$work/collections" "$work"/machinist-podman-*.tar.gz >/dev/null 2>&1
+as_user qemu-img create -q -f qcow2 "$work/bench.qcow2" 1G
+as_user env ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_LOCALHOST_WARNING=false \
+    ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_CALLBACK_RESULT_FORMAT=yaml \
+    "$MACHINIST_VENV/bin/ansible-playbook" -c local "$repo/benchmarks/noop.yml" \
+    -e "podman_executable=$exe" -e "bench_image=$work/bench.qcow2" | sed -n '/TASK \[Results\]/,/^$/p'
