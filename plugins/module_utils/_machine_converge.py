@@ -14,6 +14,7 @@ what podman said, and what to do.
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.machinist.podman.plugins.module_utils import _errors as E
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_commands as cmds
@@ -44,6 +45,7 @@ class MachineClient(object):
         self.runner = runner
         self.store = store
         self.host = host
+        self.warnings = []
         self._caps = None
 
     # -- version -------------------------------------------------------------------------
@@ -118,6 +120,12 @@ class MachineClient(object):
         result = self.runner.run(cmds.list_argv(self.caps, all_providers), env=env)
         if not result.ok:
             self._fail_common(result, 'list machines')
+        # Podman 5 leaves out machines that Podman 4 made, saying so only in its log (exit 0).
+        for m in re.finditer(r'incompatible machine config \\?"([^"\\]+)\\?" \(([^)]+)\)', result.stderr or ''):
+            note = ('machine %s (%s) was created by Podman 4 and this podman cannot use it; it is not listed. Remove it '
+                    'with "podman machine reset", or delete that file, and create it again' % (m.group(2), m.group(1)))
+            if note not in self.warnings:
+                self.warnings.append(note)
         return [F.from_list(e) for e in F.parse_json_array(result.stdout, 'machine list')]
 
     def describe(self, facts):

@@ -40,4 +40,4 @@ def gather(client, patterns=None, provider=None, all_providers=False):
                 facts = dict(listed_facts)
             machines.append(client.describe(F.merge_list(facts, listed_facts)))
     machines.sort(key=lambda m: (m['name'], m.get('provider') or ''))
-    return machines, warnings
+    return machines, warnings + client.warnings

@@ -146,7 +146,7 @@ def plan_machine(desired, state, facts, caps, host, record=None, recreate=False,
         why = provider_refusal(provider, host['os'], major, host.get('arch'))
         if why:
             return plan.refuse(why)
-        if major == 4 and caps.version.minor < 6 and provider != default_provider(host['os'], major):
+        if not caps.has('provider_env') and provider != default_provider(host['os'], major):
             return plan.refuse('provider=%s: Podman %s cannot choose a provider (that came in 4.6) and would '
                                'silently use %s; remove the option or use a newer podman'
                                % (provider, caps.version, default_provider(host['os'], major)))

@@ -24,7 +24,10 @@ FEATURES = {
     'init_usb': ((4, 8, 0), None),
     'init_playbook': ((5, 4, 0), None),
     'init_swap': ((5, 6, 0), None),
-    'init_provider_flag': ((6, 0, 0), None),        # --provider on init (env var before)
+    # --provider on init. Not used: CONTAINERS_MACHINE_PROVIDER selects the provider for every
+    # subcommand on every version from 4.6 (6.0 included), so one mechanism serves all.
+    'init_provider_flag': ((6, 0, 0), None),
+    'provider_env': ((4, 6, 0), None),
     # podman machine set
     'set_user_mode_networking': ((4, 6, 0), None),
     'set_usb': ((4, 8, 0), None),

@@ -191,3 +191,17 @@ def test_podman_4_machine_under_podman_5(tmp_path, monkeypatch):
         '(old) for this version of Podman\n', 0))], tmp_path)
     with pytest.raises(MachineError, match='podman machine reset'):
         Converger(c).converge(desired_from_params({'name': 'old'}), 'present')
+
+
+def test_info_warns_about_podman_4_machines_that_list_skips(tmp_path, monkeypatch):
+    # What podman 5.4.2 printed here for a machine made by 4.3.1: exit 0, an empty list, a log line.
+    from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    stderr = ('time="2026-11-23T16:49:01Z" level=error msg="incompatible machine config '
+              '\\"/home/u/.config/containers/podman/machine/qemu/old4.json\\" (old4) for this version of Podman"\n')
+    c, runner = client('5.4.2', [(['machine', 'list'], CommandResult([], 0, '[]', stderr, 0))], tmp_path)
+    machines, warnings = gather(c)
+    assert machines == []
+    assert warnings == ['machine old4 (/home/u/.config/containers/podman/machine/qemu/old4.json) was created by '
+                        'Podman 4 and this podman cannot use it; it is not listed. Remove it with "podman machine '
+                        'reset", or delete that file, and create it again']

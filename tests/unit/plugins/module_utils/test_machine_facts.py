@@ -98,3 +98,17 @@ def test_not_json_is_reported():
 ])
 def test_usb_canonical_form(given, canonical):
     assert F.canonical_usb(given) == canonical
+
+
+# Fields of InspectInfo and ListReporter in podman 6.0.0-dev (containers/podman main c6580b4a,
+# pkg/machine/config.go and pkg/domain/entities/machine.go). No 6.x binary is packaged for Debian yet, so
+# this pins the claim that the 5.x normaliser reads 6.x: the 5.8.6 recordings carry exactly these keys.
+INSPECT_6 = {'ConfigDir', 'ConnectionInfo', 'Created', 'LastUp', 'Name', 'Resources', 'SSHConfig', 'State',
+             'UserModeNetworking', 'Rootful', 'Rosetta'}
+LIST_6 = {'Name', 'Default', 'Created', 'Running', 'Starting', 'LastUp', 'Stream', 'VMType', 'CPUs', 'Memory', 'Swap',
+          'DiskSize', 'Port', 'RemoteUsername', 'IdentityPath', 'UserModeNetworking'}
+
+
+def test_6x_shapes_are_the_5_8_shapes():
+    assert set(F.parse_json_array(recorded('5.8.6', 'inspect_stopped')['stdout'], 'x')[0]) == INSPECT_6
+    assert set(json.loads(recorded('5.8.6', 'list_two')['stdout'])[0]) == LIST_6
