@@ -162,20 +162,21 @@ class Converger(object):
         facts = found.get(name)
         caps = self.client.caps
         record = self.client.store.load_record(facts) if (facts and self.client.store) else None
-        others = None
-        creating = facts is None and state != 'absent'
-        if creating or recreate:
-            if creating:
-                self._precheck_files(desired)
-            if creating and not caps.has('disk_named_per_machine') and classify_image(desired.get('image')) == 'file':
-                listed = self.client.list(env=env)
-                others = list(self.client.inspect([m['name'] for m in listed], env=env).values()) if listed else []
-        plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate,
-                            others=others)
+        if facts is None and state != 'absent':
+            self._precheck_files(desired)
+        plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate)
+        creates = any(a['action'] == 'init' for a in plan.actions)
+        if plan.refusal is None and creates and not caps.has('disk_named_per_machine') \
+                and classify_image(desired.get('image')) == 'file':
+            # Only old podmans, and only when creating from a local file: are other machines' disks in the way?
+            listed = self.client.list(env=env)
+            others = list(self.client.inspect([m['name'] for m in listed], env=env).values()) if listed else []
+            plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate,
+                                others=others)
         if plan.refusal:
             raise MachineError(plan.refusal, plan=plan)
-        if plan.actions and recreate and any(a['action'] == 'init' for a in plan.actions):
-            self._precheck_files(desired)
+        if creates and facts is not None:
+            self._precheck_files(desired)  # recreating: the new machine's files must exist before the old goes
 
         result = {'changed': plan.changed, 'actions': plan.summary(), 'warnings': plan.warnings,
                   'diff': {'before': plan.before, 'after': plan.after}}

@@ -257,7 +257,8 @@ def plan_machine(desired, state, facts, caps, host, record=None, recreate=False,
 def _plan_init(plan, desired, state, caps, provider, env, reason):
     name = desired['name']
     plan.add('init', cmds.init_argv(_init_values(desired, provider), caps), reason, env)
-    plan.changes['exists'] = {'before': plan.before.get('exists', False) and reason != 'recreate', 'after': True}
+    if not plan.before.get('exists'):
+        plan.changes['exists'] = {'before': False, 'after': True}
     if state in ('started', 'restarted'):
         plan.add('start', cmds.start_argv(name, caps), 'state is %s' % state, env)
     after = {'exists': True, 'provider': provider, 'state': 'running' if state in ('started', 'restarted') else 'stopped',

@@ -109,6 +109,7 @@ def test_smaller_disk_is_refused_and_recreate_is_the_way_out(version):
     recreate = plan_machine(desired(disk_size=4, image='/i.qcow2'), 'present', facts_of(version), caps(version), LINUX,
                             recreate=True)
     assert actions(recreate) == ['rm', 'init']
+    assert 'exists' not in recreate.changes and recreate.changes['recreated'] == {'before': False, 'after': True}
 
 
 def test_equal_disk_is_not_sent(version):
