@@ -9,8 +9,6 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import classify_image
-
 # option -> (kind, flag, feature that gates it or None). Kinds: value, bool, list, bool_eq.
 INIT_FLAGS = (
     ('cpus', 'value', '--cpus', None),
@@ -34,13 +32,6 @@ SET_FLAGS = (
     ('user_mode_networking', 'bool_eq', '--user-mode-networking', 'set_user_mode_networking'),
     ('usb', 'list', '--usb', 'set_usb'),
 )
-
-
-def gate_of(option, table):
-    for name, _kind, _flag, feature in table:
-        if name == option:
-            return feature
-    return None
 
 
 def _flags(values, table):
@@ -105,7 +96,3 @@ def list_argv(caps, all_providers=False):
 def provider_env(provider):
     """Podman chooses the provider from the environment; 6.x also takes init --provider."""
     return {'CONTAINERS_MACHINE_PROVIDER': provider} if provider else {}
-
-
-def image_kind(desired):
-    return classify_image(desired.get('image'))

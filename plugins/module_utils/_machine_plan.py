@@ -63,15 +63,16 @@ def _fmt(field, value):
 
 
 def _check_versions(plan, desired, caps, provider, creating):
-    """Options this podman or this provider cannot take at all."""
-    gated = {'swap': 'init_swap', 'playbook': 'init_playbook'}
-    if creating:
-        gated.update({'usb': 'init_usb', 'user_mode_networking': 'init_user_mode_networking'})
-    else:
-        gated.update({'usb': 'set_usb', 'user_mode_networking': 'set_user_mode_networking'})
-    for option, feature in sorted(gated.items()):
-        if desired.get(option) is not None and not caps.has(feature):
-            return plan.refuse('%s: remove the option or use a newer podman' % caps.missing(feature))
+    """Options this podman or this provider cannot take at all.
+
+    The version gates are the flag tables' own: init's for a new machine and for init-only options,
+    set's for changes to an existing machine.
+    """
+    for table, applies in ((cmds.INIT_FLAGS, lambda name: creating or name in INIT_ONLY),
+                           (cmds.SET_FLAGS, lambda name: not creating)):
+        for name, _kind, _flag, feature in table:
+            if feature and desired.get(name) is not None and applies(name) and not caps.has(feature):
+                return plan.refuse('%s: remove the option or use a newer podman' % caps.missing(feature))
     if desired.get('usb') and not PROVIDERS[provider]['usb']:
         return plan.refuse('usb: USB passthrough is only available on qemu machines; this machine uses provider=%s'
                            % provider)

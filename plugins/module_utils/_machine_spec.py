@@ -35,8 +35,6 @@ _VOLUME_OPTIONS = re.compile(r'^(ro|rw|security_model=[a-z-]+)$')
 
 # Options that only `podman machine init` can apply.
 INIT_ONLY = ('image', 'volumes', 'timezone', 'username', 'ignition_path', 'playbook', 'swap')
-# Options that `podman machine set` can change on an existing machine (provider permitting).
-SETTABLE = ('cpus', 'memory', 'disk_size', 'rootful', 'user_mode_networking', 'usb')
 
 
 class SpecError(ValueError):

@@ -18,36 +18,26 @@ import re
 # feature -> (first version that has it, first version that no longer has it or None)
 FEATURES = {
     # podman machine init
-    'init_image_path': ((4, 0, 0), (5, 0, 0)),      # --image-path (deprecated alias in 5.x)
-    'init_image': ((5, 0, 0), None),                # --image
+    'init_image': ((5, 0, 0), None),                # --image; 4.x has --image-path
     'init_user_mode_networking': ((4, 6, 0), None),
     'init_usb': ((4, 8, 0), None),
     'init_playbook': ((5, 4, 0), None),
     'init_swap': ((5, 6, 0), None),
-    # --provider on init. Not used: CONTAINERS_MACHINE_PROVIDER selects the provider for every
-    # subcommand on every version from 4.6 (6.0 included), so one mechanism serves all.
-    'init_provider_flag': ((6, 0, 0), None),
+    # CONTAINERS_MACHINE_PROVIDER selects the provider (4.3 ignores it). It works for every
+    # subcommand on every later version, 6.0 included, so it is the one mechanism we use (6.0's
+    # init --provider is not needed).
     'provider_env': ((4, 6, 0), None),
     # podman machine set
     'set_user_mode_networking': ((4, 6, 0), None),
     'set_usb': ((4, 8, 0), None),
-    # podman machine set --disk-size with the current size: a no-op before 5.0, an error after
-    'set_equal_disk_is_error': ((5, 0, 0), None),
     # podman machine start
-    'start_no_info': ((4, 4, 0), None),             # --no-info / --quiet
+    'start_no_info': ((4, 4, 0), None),             # --no-info
     # podman machine list
     'list_all_providers': ((5, 3, 0), (6, 0, 0)),
-    # podman machine inspect carries Rootful and UserModeNetworking
-    'inspect_rootful': ((4, 7, 0), None),
-    'inspect_user_mode_networking': ((4, 6, 0), None),
-    # podman machine rm -f stops a running machine itself
-    'rm_force_stops': ((4, 0, 0), None),
     # disk images named <machine>_<file> (4.x) or <machine>-<arch>.<ext> (5.x): before this a
     # local image's basename is the disk's name, so two machines made from one file share a disk
     # and removing one deletes the other's (containers/podman#17784, seen on 4.3.1)
     'disk_named_per_machine': ((4, 5, 0), None),
-    # machines of every provider exclude each other (5.x), not just those of one provider
-    'exclusive_across_providers': ((5, 0, 0), None),
 }
 
 # Human names of the features, for refusals ("--swap needs Podman 5.6 or later").
@@ -110,9 +100,6 @@ class Capabilities(object):
         v = self.version.tuple
         return v >= first and (gone is None or v < gone)
 
-    def first_version(self, feature):
-        return '%d.%d' % FEATURES[feature][0][:2]
-
     def missing(self, feature):
         """A sentence for a feature this version lacks, or None when it has it."""
         if self.has(feature):
@@ -122,8 +109,3 @@ class Capabilities(object):
         if gone is not None and self.version.tuple >= gone:
             return '%s is not available since Podman %d.%d; this is Podman %s' % (name, gone[0], gone[1], self.version)
         return '%s needs Podman %d.%d or later; this is Podman %s' % (name, first[0], first[1], self.version)
-
-    @property
-    def shape(self):
-        """The family of JSON shapes this version prints: '4', '5' or '6'."""
-        return str(min(self.version.major, 6)) if self.version.major >= 4 else '4'

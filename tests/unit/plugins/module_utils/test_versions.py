@@ -29,8 +29,8 @@ def test_unparsable_version_says_what_it_read():
 
 @pytest.mark.parametrize('version,feature,has', [
     ('4.3.1', 'init_image', False),
-    ('4.3.1', 'init_image_path', True),
-    ('5.0.0', 'init_image_path', False),
+    ('4.3.1', 'provider_env', False),
+    ('4.6.0', 'provider_env', True),
     ('5.4.2', 'init_playbook', True),
     ('5.4.2', 'init_swap', False),
     ('5.8.6', 'init_swap', True),
@@ -49,4 +49,4 @@ def test_missing_feature_sentences():
     assert caps.missing('init_swap') == 'swap needs Podman 5.6 or later; this is Podman 4.3.1'
     assert Capabilities(PodmanVersion.parse('6.0.0')).missing('list_all_providers').startswith(
         'list_all_providers is not available since Podman 6.0')
-    assert caps.missing('init_image_path') is None
+    assert Capabilities(PodmanVersion.parse('5.8.6')).missing('init_swap') is None
