@@ -3,9 +3,7 @@
 # playbooks/laptop.yml as that user (podman machine refuses root). Extra arguments go to
 # ansible-playbook, e.g. scripts/run-laptop.sh -e machine_cpus=4.
 #
-# No machine OS image can be downloaded on an offline host. Until the project builds a bootable
-# image of its own, the machine is created from a blank placeholder disk and left stopped
-# (machine_state=present): it exists with the resources asked for, but it cannot boot.
+# The machine boots under software emulation where KVM cannot run guests (about a minute).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
@@ -19,14 +17,13 @@ as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install -f "$work"/machi
 
 args=()
 if [ -z "${MACHINE_IMAGE:-}" ]; then
-    install -d -m 0755 "$MACHINIST_CACHE/images"
-    placeholder=$MACHINIST_CACHE/images/placeholder-blank.qcow2
-    [ -e "$placeholder" ] || qemu-img create -q -f qcow2 "$placeholder" 20G
-    MACHINE_IMAGE=$MACHINIST_SHARE/laptop/placeholder-blank.qcow2
-    install -o "$MACHINIST_USER" -m 0644 "$placeholder" "$MACHINE_IMAGE"
-    log "no machine OS image given (MACHINE_IMAGE): using a blank placeholder disk; the machine will exist but not boot"
+    # No image can be downloaded on an offline host: use the one scripts/setup.sh built from Debian
+    # packages, whose guest podman matches this host's (4.3.1).
+    MACHINE_IMAGE=$MACHINIST_CACHE/images/podman-machine-bookworm.x86_64.qcow2
+    [ -e "$MACHINE_IMAGE" ] || bash "$repo/scripts/machine-image/build.sh" bookworm >/dev/null
+    log "no MACHINE_IMAGE given: using the machine image built here from Debian packages ($MACHINE_IMAGE)"
 fi
-args+=(-e "machine_image=$MACHINE_IMAGE" -e machine_volumes=[])
+args+=(-e "machine_image=$MACHINE_IMAGE" -e machine_state=started -e machine_timeout=900)
 log "running playbooks/laptop.yml as $MACHINIST_USER (collections in $home/.ansible/collections)"
 as_user env ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
     "$MACHINIST_VENV/bin/ansible-playbook" -c local "$repo/playbooks/laptop.yml" "${args[@]}" "$@"

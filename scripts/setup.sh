@@ -63,6 +63,36 @@ for suite in $MACHINIST_SUITES; do
     bash "$repo/scripts/lib/rootfs.sh" "$suite"
     install -m 0755 "$repo/scripts/lib/podman-rootfs" "$MACHINIST_BIN/podman-$suite"
 done
+log "what a real machine start needs (test and offline harness, not something the collection does to a laptop)"
+# gvproxy: Debian 12 has none; the one of Debian 13's package (in the trixie root filesystem) runs
+# here. The qemu launcher swaps KVM for software emulation where KVM cannot run guests. Podman
+# finds both through helper_binaries_dir, set in a drop-in so podman's own containers.conf (where
+# 4.x keeps its connections) is left alone. The root filesystems get the launcher at the same path.
+install -d -m 0755 "$MACHINIST_BIN/host"
+install -m 0755 "$MACHINIST_CACHE/rootfs/trixie/usr/bin/gvproxy" "$MACHINIST_BIN/host/gvproxy"
+install -m 0755 "$repo/scripts/lib/qemu-launcher" "$MACHINIST_BIN/host/qemu-system-x86_64"
+for suite in $MACHINIST_SUITES; do
+    suite_root=$(readlink -f "$MACHINIST_CACHE/rootfs/$suite")
+    install -D -m 0755 "$repo/scripts/lib/qemu-launcher" "$suite_root$MACHINIST_BIN/$suite/qemu-system-x86_64"
+done
+install -d -m 1777 "$MACHINIST_SHARE/logs"
+user_home=$(getent passwd "$MACHINIST_USER" | cut -d: -f6)
+dropin=$user_home/.config/containers/containers.conf.d
+install -d -o "$MACHINIST_USER" "$user_home/.config" "$user_home/.config/containers" "$dropin"
+{
+    echo "# Written by machinist.podman's scripts/setup.sh for its test and offline harness."
+    echo "[engine]"
+    echo "helper_binaries_dir = [\"$MACHINIST_BIN/host\", \"/usr/local/libexec/podman\", \"/usr/local/lib/podman\", \"/usr/libexec/podman\", \"/usr/lib/podman\"]"
+    echo
+    echo "[machine]"
+    echo "# The harness's machine image has no 9p client for podman's default \$HOME mount."
+    echo "volumes = []"
+} >"$dropin/50-machinist-harness.conf"
+chown "$MACHINIST_USER" "$dropin/50-machinist-harness.conf"
+
+log "machine OS images (built from Debian packages; cached)"
+for suite in bookworm trixie; do bash "$repo/scripts/machine-image/build.sh" "$suite" >/dev/null; done
+
 printf '%s ALL=(root) NOPASSWD: %s/enter-rootfs\n' "$MACHINIST_USER" "$MACHINIST_BIN" >/etc/sudoers.d/machinist-podman
 chmod 0440 /etc/sudoers.d/machinist-podman
 visudo -cf /etc/sudoers.d/machinist-podman >/dev/null

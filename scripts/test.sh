@@ -4,7 +4,7 @@
 # unprivileged test user.
 #
 #   sudo scripts/test.sh              everything
-#   sudo scripts/test.sh unit         only the unit tests (also: sanity, integration, build)
+#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, integration, e2e)
 #   PODMANS="host" sudo scripts/test.sh integration    integration against Debian 12's podman only
 #
 # The collection is built with ansible-galaxy and installed from the tarball; every test runs
@@ -13,7 +13,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root
-suites=${*:-build unit sanity integration}
+suites=${*:-build unit sanity integration e2e}
 PODMANS=${PODMANS:-host $MACHINIST_SUITES}
 
 bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
@@ -58,18 +58,35 @@ sanity() {
     (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no)
 }
 
+# Only one machine may run at a time: stop the test user's running machines (the main job's, say)
+# before the end-to-end tests boot theirs. Nothing is removed.
+stop_running() {
+    local exe=podman m
+    [ "$1" = host ] || exe=$MACHINIST_BIN/podman-$1
+    for m in $(as_user "$exe" machine list --format '{{if .Running}}{{.Name}}{{end}}' 2>/dev/null); do
+        log "stopping the test user's running machine $m (podman $1) for the end-to-end tests"
+        as_user "$exe" machine stop "$m" >/dev/null
+    done
+}
+
+# integration LABEL TARGET...: run targets against one podman (host: Debian 12's; else a root filesystem's).
 integration() {
-    local label=$1 exe=podman
-    [ "$label" = host ] || exe=$MACHINIST_BIN/podman-$label
+    local label=$1 exe=podman root='' image
+    shift
+    [ "$label" = host ] || { exe=$MACHINIST_BIN/podman-$label; root=$(readlink -f "$MACHINIST_CACHE/rootfs/$label"); }
+    # The machine OS image whose podman matches the client: Debian 12's for 4.3.1, Debian 13's for 5.x.
+    image=$MACHINIST_CACHE/images/podman-machine-$([ "$label" = host ] && echo bookworm || echo trixie).x86_64.qcow2
     cat >"$collection/tests/integration/integration_config.yml" <<EOF
 ---
 podman_executable: $exe
 podman_label: $label
+podman_root: "$root"
+machine_image: $image
 machinist_share: $MACHINIST_SHARE
 EOF
     chown "$MACHINIST_USER" "$collection/tests/integration/integration_config.yml"
     (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" integration --local --python 3.11 \
-        --allow-destructive --color no podman_machine podman_machine_info)
+        --allow-destructive --color no "$@")
 }
 
 for s in $suites; do
@@ -78,8 +95,16 @@ for s in $suites; do
         unit) suite "unit tests" unit ;;
         sanity) suite "ansible-test sanity" sanity ;;
         integration)
-            for p in $PODMANS; do suite "integration against podman $p" integration "$p"; done ;;
-        *) die "unknown suite $s (build, unit, sanity, integration)" ;;
+            for p in $PODMANS; do
+                suite "integration against podman $p" integration "$p" podman_machine podman_machine_info
+            done ;;
+        e2e)
+            # Real boots take minutes under emulation: the host's 4.3.1 and 5.4 (the image's guest version).
+            for p in ${E2E_PODMANS:-host trixie}; do
+                stop_running "$p"
+                suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
+            done ;;
+        *) die "unknown suite $s (build, unit, sanity, integration, e2e)" ;;
     esac
 done
 

@@ -14,6 +14,7 @@ what podman said, and what to do.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from ansible_collections.machinist.podman.plugins.module_utils import _errors as E
@@ -35,7 +36,9 @@ class MachineError(Exception):
 
 def _podman_said(result):
     err = E.classify(result).text if result is not None else ''
-    return (' Podman said: %s' % err) if err else ''
+    if not err:
+        return ''
+    return ' Podman said: %s%s' % (err, '' if err.endswith(('.', '!', '?')) else '.')
 
 
 class MachineClient(object):
@@ -142,6 +145,7 @@ class Converger(object):
         self.check_mode = check_mode
         self.start_timeout = start_timeout
         self.path_exists = path_exists
+        self.warnings = []
 
     def _precheck_files(self, desired):
         if self.path_exists is None:
@@ -184,8 +188,18 @@ class Converger(object):
             result['machine'] = self.client.describe(facts) if facts else {'name': name, 'exists': False}
             return result
 
+        applied = []
         for action in plan.actions:
-            self._apply(action, desired, facts)
+            try:
+                self._apply(action, desired, facts)
+            except MachineError as e:
+                # What was done before the failure stays done (a created machine, a changed setting):
+                # the task reports it as changed, with the actions that completed.
+                e.extra.setdefault('changed', bool(applied))
+                e.extra.setdefault('applied', applied)
+                raise
+            applied.append({'action': action['action'], 'reason': action['reason'], 'command': action['argv']})
+        result['warnings'] = plan.warnings + self.warnings
         if state == 'absent':
             self.client.store.delete_record(facts)
             result['machine'] = {'name': name, 'exists': False}
@@ -201,8 +215,23 @@ class Converger(object):
         return result
 
     # -- applying one action ---------------------------------------------------------------
+    def _check_podman4_key(self, name, facts, env):
+        """Podman 4 starts gvproxy with the machine's SSH key; with ignition_path it never made one."""
+        if self.client.caps.version.major != 4 or self.path_exists is None:
+            return
+        facts = facts or self.client.inspect([name], env=env).get(name) or {}
+        key = (facts.get('ssh') or {}).get('identity_path')
+        if key and not self.path_exists(key):
+            raise MachineError(
+                'machine %s cannot start: Podman 4 starts its network helper (gvproxy) with the SSH key %s, which does '
+                'not exist. Podman 4 makes no key for a machine created with ignition_path. Create one (ssh-keygen -t '
+                'ed25519 -N "" -f %s) and put its public key in the Ignition config for the machine\'s user.'
+                % (name, key, key))
+
     def _apply(self, action, desired, facts):
         kind = action['action']
+        if kind == 'start':
+            self._check_podman4_key(desired['name'], facts, action['env'])
         timeout = self.start_timeout if kind == 'start' else None
         res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
         if res.ok:
@@ -214,8 +243,15 @@ class Converger(object):
         err = E.classify(res)
         if kind == 'init':
             self._init_failed(res, err, desired)
-        if kind == 'rm' and err.condition == E.NOT_FOUND:
-            return  # gone already: that is what was wanted
+        if kind == 'rm':
+            if err.condition == E.NOT_FOUND:
+                return  # gone already: that is what was wanted
+            # Podman 5.4 removes a machine made with ignition_path, then fails looking for the
+            # connections it never made: if the machine is gone, the removal did what was asked.
+            if name not in self.client.inspect([name], env=action['env']):
+                self.warnings.append('podman reported an error while removing machine %s, but the machine is gone: %s'
+                                     % (name, err.text))
+                return
         if kind == 'stop' and err.condition == E.NOT_FOUND:
             raise MachineError('machine %s disappeared while it was being stopped.%s' % (name, _podman_said(res)), res)
         if kind == 'set':
@@ -228,12 +264,22 @@ class Converger(object):
                                    % (err.details.get('provider', 'machine\'s'), _podman_said(res)), res)
         self.client._fail_common(res, '%s machine %s' % (kind, name))
 
+    def _console_hint(self, name, env):
+        """Where the boot can be read: podman 5 logs the serial console beside the machine's API socket."""
+        try:
+            facts = self.client.inspect([name], env=env).get(name) or {}
+        except MachineError:
+            facts = {}
+        if facts.get('json_shape') == '5' and facts.get('api_socket'):
+            return 'Its console log is %s.' % os.path.join(os.path.dirname(facts['api_socket']), name + '.log')
+        return 'Podman 4 keeps no console log; podman machine start --log-level debug shows the boot steps.'
+
     def _start_failed(self, res, action, name):
         if res.timed_out:
-            raise MachineError(
-                'machine %s did not become ready within timeout=%ss: the start was stopped. Look at the machine\'s '
-                'console log (podman 5 writes it to $XDG_RUNTIME_DIR/podman/%s.log) and raise timeout on slow hosts.'
-                % (name, self.start_timeout, name), res)
+            hint = self._console_hint(name, action['env'])
+            raise MachineError('machine %s did not become ready within timeout=%ss, so the start was stopped. %s Raise '
+                               'timeout on slow hosts (software emulation needs minutes).'
+                               % (name, self.start_timeout, hint), res)
         err = E.classify(res)
         if err.condition == E.ALREADY_RUNNING:
             return  # started meanwhile: the desired state holds

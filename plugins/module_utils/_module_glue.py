@@ -43,6 +43,7 @@ def fail(module, runner, error):
     result = getattr(error, 'result', None)
     if result is not None:
         extra.update({'rc': result.rc, 'stdout': result.stdout, 'stderr': result.stderr})
+    extra['changed'] = False
     for key, value in (getattr(error, 'extra', None) or {}).items():
         if key == 'plan':
             extra['actions'] = value.summary()

@@ -139,6 +139,19 @@ def test_another_running_machine_is_named(stderr, expected, tmp_path, monkeypatc
     with pytest.raises(MachineError, match=expected) as e:
         Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'started')
     assert e.value.extra['blocking_machine'] == 'other'
+    assert e.value.extra['changed'] is False and e.value.extra['applied'] == []
+
+
+def test_a_failure_after_init_reports_the_created_machine(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    c, runner = client('4.3.1', [(['machine', 'inspect'], 'inspect_missing'), (['machine', 'init'], 'init'),
+                                 (['machine', 'start'], CommandResult([], 125, '', 'Error: cannot start VM rec-a. VM '
+                                  'other is currently running or starting: only one VM can be active at a time\n', 0))],
+                       tmp_path)
+    with pytest.raises(MachineError) as e:
+        Converger(c).converge(desired_from_params({'name': 'rec-a', 'image': 'docker://x/y:1'}), 'started')
+    assert e.value.extra['changed'] is True
+    assert [a['action'] for a in e.value.extra['applied']] == ['init']
 
 
 def test_already_running_is_success(tmp_path, monkeypatch):
@@ -172,7 +185,8 @@ def test_start_timeout_points_at_the_console_log(tmp_path, monkeypatch):
     monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
     c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
                                  (['machine', 'start'], CommandResult([], -9, '', '', 5, timed_out=True))], tmp_path)
-    with pytest.raises(MachineError, match=r'did not become ready within timeout=5s.*console log'):
+    with pytest.raises(MachineError, match=r'did not become ready within timeout=5s.*Its console log is '
+                                           r'/var/tmp/machinist/run-sid/podman/rec-a.log'):
         Converger(c, start_timeout=5).converge(desired_from_params({'name': 'rec-a'}), 'started')
 
 
@@ -205,3 +219,24 @@ def test_info_warns_about_podman_4_machines_that_list_skips(tmp_path, monkeypatc
     assert warnings == ['machine old4 (/home/u/.config/containers/podman/machine/qemu/old4.json) was created by '
                         'Podman 4 and this podman cannot use it; it is not listed. Remove it with "podman machine '
                         'reset", or delete that file, and create it again']
+
+
+def test_rm_that_errors_but_removed_the_machine_is_success(tmp_path, monkeypatch):
+    # podman 5.4.2, a machine made with --ignition-path (so without connections), seen here:
+    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    inspections = iter(['inspect_stopped', 'inspect_missing'])
+    c, runner = client('5.4.2', [(['machine', 'rm'], CommandResult(
+        [], 125, '', 'Error: failed to remove machines files: unable to find connection named "rec-a"\n', 0))],
+        tmp_path)
+    original = runner._execute
+
+    def execute(argv, env, timeout):
+        if argv[1:3] == ['machine', 'inspect']:
+            r = recorded('5.4.2', next(inspections))
+            return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
+        return original(argv, env, timeout)
+    runner._execute = execute
+    result = Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'absent')
+    assert result['changed'] is True
+    assert result['warnings'] == ['podman reported an error while removing machine rec-a, but the machine is gone: '
+                                  'failed to remove machines files: unable to find connection named "rec-a"']

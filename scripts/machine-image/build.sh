@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Builds a bootable Podman machine OS image from Debian packages, for tests and offline use.
+#
+#   sudo scripts/machine-image/build.sh SUITE      bookworm (podman 4.3.1 guest) or trixie (5.4.2)
+#
+# Prints the image's path. The image is a compressed qcow2 (MBR, one ext4 partition labelled
+# podman-root, extlinux) that boots under qemu's default BIOS from podman's -drive if=virtio. On
+# first boot a unit applies podman's Ignition config with Debian's ignition (see overlay/). It is
+# not Fedora CoreOS: no rpm-ostree, and only the Ignition stages that write files run.
+#
+# Cached under $MACHINIST_CACHE/images, keyed by this recipe's content (this script, the overlay,
+# the package list), so it is rebuilt only when the recipe changes. A build that fails leaves no
+# image behind: everything is assembled under temporary names and renamed at the end.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/common.sh"
+require_root
+suite=${1:?usage: build.sh bookworm|trixie}
+
+packages=linux-image-cloud-amd64,initramfs-tools,systemd-sysv,udev,dbus,dbus-user-session,libpam-systemd
+packages+=,openssh-server,sudo,iproute2,kmod,ca-certificates,e2fsprogs,cloud-guest-utils,fdisk,procps,less
+packages+=,ignition,podman,crun,conmon,netavark,aardvark-dns,catatonit,golang-github-containers-common,uidmap
+packages+=,slirp4netns,fuse-overlayfs,iputils-ping
+case $suite in
+    bookworm) packages+=,iptables ;;
+    trixie) packages+=,nftables,passt ;;
+    *) die "unknown suite $suite: bookworm (podman 4.3.1) or trixie (podman 5.4.2)" ;;
+esac
+key=$(content_key "$0" "$packages" $(cd "$here/overlay" && find . -type f | sort | sed "s|^|$here/overlay/|"))
+images=$MACHINIST_CACHE/images
+image=$images/podman-machine-$suite-$key.x86_64.qcow2
+link=$images/podman-machine-$suite.x86_64.qcow2
+if [ -s "$image" ]; then
+    ln -sfn "$(basename "$image")" "$link"
+    log "machine image $suite is cached: $image" && echo "$link"
+    exit 0
+fi
+
+for tool in debootstrap sfdisk extlinux mkfs.ext4 qemu-img; do
+    command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh first"
+done
+work=$MACHINIST_CACHE/imagework/$suite
+root=$work/root
+cleanup() {
+    for m in dev/pts dev sys proc; do mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"; done
+    mountpoint -q "$work/mnt" 2>/dev/null && umount "$work/mnt"
+    [ -z "${loop:-}" ] || losetup -d "$loop" 2>/dev/null || true
+}
+trap cleanup EXIT
+rm -rf --one-file-system "$work"
+mkdir -p "$work/mnt" "$images"
+start=$SECONDS
+
+log "[1/4] debootstrap $suite with podman, systemd, sshd and ignition (about 2 minutes)"
+debootstrap --variant=minbase --include="$packages" "$suite" "$root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" |
+    grep --line-buffered -E '^I: (Retrieving|Configuring|Base)' | awk 'NR % 25 == 1 || /Base/ {print; fflush()}'
+
+log "[2/4] configure the guest ($((SECONDS - start))s so far)"
+cp -a "$here/overlay/." "$root/"
+chown -R root:root "$root/etc" "$root/usr/local" "$root/usr/lib/podman-machine"
+chmod 0440 "$root/etc/sudoers.d/90-core"
+# Podman's Ignition links /etc/localtime without overwrite: Debian's must not exist.
+rm -f "$root/etc/localtime" "$root/etc/timezone"
+# Each machine gets its own identity at first boot.
+: >"$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
+# Podman 4's Ignition enables remove-moby.service (an rpm-ostree call) unless this exists.
+mkdir -p "$root/var/lib" && touch "$root/var/lib/remove-moby.stamp"
+sed -i 's|^SHELL=.*|SHELL=/bin/bash|' "$root/etc/default/useradd"
+for m in proc sys dev dev/pts; do mount --bind "/$m" "$root/$m"; done
+chroot "$root" /bin/bash -euc '
+    systemctl enable systemd-networkd.service podman-machine-firstboot.service podman-machine-growroot.service ssh.service
+    systemctl mask systemd-firstboot.service systemd-networkd-wait-online.service
+    if [ -e /lib/systemd/system/sshd-keygen.service ]; then systemctl mask sshd-keygen.service; fi
+    systemctl set-default multi-user.target
+    # Each of these costs boot time under emulation and has no use in a podman machine.
+    systemctl disable podman.service podman-restart.service podman-auto-update.service podman-auto-update.timer \
+        apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service \
+        fstrim.timer getty@tty1.service 2>/dev/null || true
+    passwd -l root >/dev/null
+    update-initramfs -u -k all >/dev/null 2>&1
+    apt-get clean
+    rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/*.log
+'
+for m in dev/pts dev sys proc; do umount "$root/$m"; done
+
+log "[3/4] pack a bootable disk ($((SECONDS - start))s so far)"
+raw=$work/disk.raw
+truncate -s 3G "$raw"
+printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$raw"
+loop=$(losetup -f --show -o $((2048 * 512)) "$raw")
+mkfs.ext4 -q -L podman-root -O ^64bit "$loop"
+mount "$loop" "$work/mnt"
+tar -C "$root" --numeric-owner --xattrs --acls -cf - . | tar -C "$work/mnt" --numeric-owner --xattrs --acls -xpf -
+kernel=$(ls "$work/mnt/lib/modules" | sort -V | tail -n1)
+mkdir -p "$work/mnt/boot/extlinux"
+cat >"$work/mnt/boot/extlinux/extlinux.conf" <<EOF
+DEFAULT debian
+TIMEOUT 0
+PROMPT 0
+LABEL debian
+  LINUX /boot/vmlinuz-$kernel
+  INITRD /boot/initrd.img-$kernel
+  APPEND root=LABEL=podman-root rw console=tty0 console=ttyS0,115200 quiet systemd.show_status=1
+EOF
+extlinux --install "$work/mnt/boot/extlinux" >/dev/null 2>&1
+umount "$work/mnt"
+losetup -d "$loop"
+loop=
+dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
+
+log "[4/4] compress to qcow2 ($((SECONDS - start))s so far)"
+qemu-img convert -c -O qcow2 "$raw" "$image.partial"
+chmod 0644 "$image.partial"
+mv "$image.partial" "$image"
+rm -rf --one-file-system "$work"
+for old in "$images/podman-machine-$suite"-*.x86_64.qcow2; do [ "$old" = "$image" ] || rm -f "$old"; done
+ln -sfn "$(basename "$image")" "$link"
+log "machine image $suite built in $((SECONDS - start))s: $image ($(du -h "$image" | cut -f1))"
+echo "$link"
