@@ -12,9 +12,7 @@ label=${1:-host}
 exe=podman
 [ "$label" = host ] || exe=$MACHINIST_BIN/podman-$label
 work=$MACHINIST_SHARE/bench
-rm -rf "$work" && install -d -o "$MACHINIST_USER" "$work"
-as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection build -f --output-path "$work" "$repo" >/dev/null
-as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install -f -p "$work/collections" "$work"/machinist-podman-*.tar.gz >/dev/null 2>&1
+install_collection "$repo" "$work" "$work/collections" >/dev/null 2>&1
 as_user qemu-img create -q -f qcow2 "$work/bench.qcow2" 1G
 as_user env ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_LOCALHOST_WARNING=false \
     ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_CALLBACK_RESULT_FORMAT=yaml \

@@ -10,10 +10,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 require_root
 
 home=$(getent passwd "$MACHINIST_USER" | cut -d: -f6)
-work=$MACHINIST_SHARE/laptop
-rm -rf "$work" && install -d -o "$MACHINIST_USER" "$work"
-as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection build -f --output-path "$work" "$repo" >/dev/null
-as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install -f "$work"/machinist-podman-*.tar.gz >/dev/null
+# Installed where ansible-playbook looks by default, as a user who installed it from Galaxy would have it.
+install_collection "$repo" "$MACHINIST_SHARE/laptop" "$home/.ansible/collections" >/dev/null
 
 args=()
 if [ -z "${MACHINE_IMAGE:-}" ]; then

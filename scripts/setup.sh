@@ -76,7 +76,6 @@ for suite in $MACHINIST_SUITES; do
     install -D -m 0755 "$repo/scripts/lib/qemu-launcher" "$suite_root$MACHINIST_BIN/$suite/qemu-system-x86_64"
 done
 install -d -m 1777 "$MACHINIST_SHARE/logs"
-user_home=$(getent passwd "$MACHINIST_USER" | cut -d: -f6)
 dropin=$user_home/.config/containers/containers.conf.d
 install -d -o "$MACHINIST_USER" "$user_home/.config" "$user_home/.config/containers" "$dropin"
 {

@@ -39,11 +39,7 @@ suite() {
 }
 
 build() {
-    rm -rf "$work"
-    install -d -o "$MACHINIST_USER" "$work"
-    as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection build --output-path "$work" "$repo" &&
-        as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install --force -p "$work/collections" \
-            "$work"/machinist-podman-*.tar.gz
+    install_collection "$repo" "$work" "$work/collections"
 }
 
 unit() {

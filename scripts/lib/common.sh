@@ -39,3 +39,13 @@ as_user() {
         XDG_RUNTIME_DIR="$MACHINIST_SHARE/run-host" TMPDIR="$MACHINIST_SHARE/tmp" \
         ${CI:+CI=$CI} "$@"
 }
+
+# Build the collection's tarball from REPO into a fresh folder WORK (owned by the test user) and
+# install it from the tarball into COLLECTIONS, as `ansible-galaxy` users do.
+install_collection() {
+    local repo=$1 work=$2 collections=$3
+    rm -rf "$work" && install -d -o "$MACHINIST_USER" "$work" || return 1
+    as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection build --output-path "$work" "$repo" &&
+        as_user "$MACHINIST_VENV/bin/ansible-galaxy" collection install --force -p "$collections" \
+            "$work"/machinist-podman-*.tar.gz
+}

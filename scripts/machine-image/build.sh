@@ -26,7 +26,8 @@ case $suite in
     trixie) packages+=,nftables,passt ;;
     *) die "unknown suite $suite: bookworm (podman 4.3.1) or trixie (podman 5.4.2)" ;;
 esac
-key=$(content_key "$0" "$packages" $(cd "$here/overlay" && find . -type f | sort | sed "s|^|$here/overlay/|"))
+mapfile -t overlay_files < <(find "$here/overlay" -type f | sort)
+key=$(content_key "$0" "$packages" "${overlay_files[@]}")
 images=$MACHINIST_CACHE/images
 image=$images/podman-machine-$suite-$key.x86_64.qcow2
 link=$images/podman-machine-$suite.x86_64.qcow2
