@@ -46,6 +46,19 @@ def client(version, answers, tmp_path, cached=True):
     return MachineClient(runner, store, {'os': 'linux', 'arch': 'x86_64'}), runner
 
 
+def inspect_in_turn(runner, version, scenarios):
+    """Answer successive `machine inspect` calls with the given recordings, in order."""
+    answers = iter(scenarios)
+    original = runner._execute
+
+    def execute(argv, env, timeout):
+        if argv[1:3] == ['machine', 'inspect']:
+            r = recorded(version, next(answers))
+            return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
+        return original(argv, env, timeout)
+    runner._execute = execute
+
+
 def test_no_op_is_one_podman_call(version, tmp_path, monkeypatch):
     monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
     c, runner = client(version, [(['machine', 'inspect'], 'inspect_stopped')], tmp_path)
@@ -77,17 +90,8 @@ def test_check_mode_runs_only_reads(version, tmp_path, monkeypatch):
 
 def test_change_then_reads_back(version, tmp_path, monkeypatch):
     monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
-    answers = [(['machine', 'set'], 'set_resources')]
-    c, runner = client(version, answers, tmp_path)
-    calls = iter(['inspect_stopped', 'inspect_after_set'])
-    runner.answers = [(['machine', 'inspect'], None)] + answers
-
-    def execute(argv, env, timeout, original=runner._execute):
-        if argv[1:3] == ['machine', 'inspect']:
-            r = recorded(version, next(calls))
-            return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
-        return original(argv, env, timeout)
-    runner._execute = execute
+    c, runner = client(version, [(['machine', 'set'], 'set_resources')], tmp_path)
+    inspect_in_turn(runner, version, ['inspect_stopped', 'inspect_after_set'])
     runner.config = '{"Rootful": true}'
     result = Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 3, 'memory': 2048, 'disk_size': 6,
                                                        'rootful': True}), 'present')
@@ -108,17 +112,9 @@ def test_missing_image_is_refused_before_init(version, tmp_path, monkeypatch):
 
 def test_failed_init_removes_the_half_made_machine(tmp_path, monkeypatch):
     monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
-    inspections = iter(['inspect_missing', 'inspect_stopped'])
     c, runner = client('4.3.1', [(['machine', 'init'], CommandResult([], 125, 'Image resized.\n', 'Error: exit status 1\n', 0)),
                                  (['machine', 'rm'], 'rm')], tmp_path)
-    original = runner._execute
-
-    def execute(argv, env, timeout):
-        if argv[1:3] == ['machine', 'inspect']:
-            r = recorded('4.3.1', next(inspections))
-            return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
-        return original(argv, env, timeout)
-    runner._execute = execute
+    inspect_in_turn(runner, '4.3.1', ['inspect_missing', 'inspect_stopped'])
     with pytest.raises(MachineError) as e:
         Converger(c).converge(desired_from_params({'name': 'rec-a', 'image': 'docker://x/y:1'}), 'present')
     assert 'set timezone (for example UTC)' in e.value.message
@@ -224,18 +220,10 @@ def test_info_warns_about_podman_4_machines_that_list_skips(tmp_path, monkeypatc
 def test_rm_that_errors_but_removed_the_machine_is_success(tmp_path, monkeypatch):
     # podman 5.4.2, a machine made with --ignition-path (so without connections), seen here:
     monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
-    inspections = iter(['inspect_stopped', 'inspect_missing'])
     c, runner = client('5.4.2', [(['machine', 'rm'], CommandResult(
         [], 125, '', 'Error: failed to remove machines files: unable to find connection named "rec-a"\n', 0))],
         tmp_path)
-    original = runner._execute
-
-    def execute(argv, env, timeout):
-        if argv[1:3] == ['machine', 'inspect']:
-            r = recorded('5.4.2', next(inspections))
-            return CommandResult(argv, r['rc'], r['stdout'], r['stderr'], 0)
-        return original(argv, env, timeout)
-    runner._execute = execute
+    inspect_in_turn(runner, '5.4.2', ['inspect_stopped', 'inspect_missing'])
     result = Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'absent')
     assert result['changed'] is True
     assert result['warnings'] == ['podman reported an error while removing machine rec-a, but the machine is gone: '
