@@ -145,7 +145,6 @@ class Converger(object):
         self.check_mode = check_mode
         self.start_timeout = start_timeout
         self.path_exists = path_exists
-        self.warnings = []
 
     def _precheck_files(self, desired):
         if self.path_exists is None:
@@ -199,7 +198,7 @@ class Converger(object):
                 e.extra.setdefault('applied', applied)
                 raise
             applied.append({'action': action['action'], 'reason': action['reason'], 'command': action['argv']})
-        result['warnings'] = plan.warnings + self.warnings
+        result['warnings'] = plan.warnings + self.client.warnings
         if state == 'absent':
             self.client.store.delete_record(facts)
             result['machine'] = {'name': name, 'exists': False}
@@ -249,8 +248,8 @@ class Converger(object):
             # Podman 5.4 removes a machine made with ignition_path, then fails looking for the
             # connections it never made: if the machine is gone, the removal did what was asked.
             if name not in self.client.inspect([name], env=action['env']):
-                self.warnings.append('podman reported an error while removing machine %s, but the machine is gone: %s'
-                                     % (name, err.text))
+                self.client.warnings.append('podman reported an error while removing machine %s, but the machine is '
+                                            'gone: %s' % (name, err.text))
                 return
         if kind == 'stop' and err.condition == E.NOT_FOUND:
             raise MachineError('machine %s disappeared while it was being stopped.%s' % (name, _podman_said(res)), res)
@@ -272,7 +271,9 @@ class Converger(object):
             facts = {}
         if facts.get('json_shape') == '5' and facts.get('api_socket'):
             return 'Its console log is %s.' % os.path.join(os.path.dirname(facts['api_socket']), name + '.log')
-        return 'Podman 4 keeps no console log; podman machine start --log-level debug shows the boot steps.'
+        if facts.get('json_shape') == '4':
+            return 'Podman 4 keeps no console log; podman machine start --log-level debug shows the boot steps.'
+        return 'podman machine start --log-level debug shows the boot steps.'
 
     def _start_failed(self, res, action, name):
         if res.timed_out:
