@@ -20,7 +20,8 @@ run_playbook=1
 
 log "Debian packages"
 packages=(podman qemu-utils qemu-system-x86 uidmap slirp4netns crun fuse-overlayfs openssh-client
-          debootstrap python3-venv sudo git shellcheck)
+          debootstrap python3-venv sudo git shellcheck
+          openssh-server runc busybox-static curl)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -30,6 +31,8 @@ fi
 
 log "test user $MACHINIST_USER"
 getent passwd "$MACHINIST_USER" >/dev/null || useradd -m -s /bin/bash "$MACHINIST_USER"
+# No password, but not locked: the test sshd admits the user with a key (a locked account it refuses).
+[ "$(getent shadow "$MACHINIST_USER" | cut -d: -f2)" = '*' ] || usermod -p '*' "$MACHINIST_USER"
 install -d -m 1777 "$MACHINIST_SHARE" "$MACHINIST_SHARE/tmp"
 install -d -o "$MACHINIST_USER" -m 0700 "$MACHINIST_SHARE/run-host"
 # podman (4.3.1) reads the subordinate id ranges even for `podman machine`.

@@ -4,7 +4,7 @@
 # unprivileged test user.
 #
 #   sudo scripts/test.sh              everything
-#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, integration, e2e)
+#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, integration, api, e2e)
 #   PODMANS="host" sudo scripts/test.sh integration    integration against Debian 12's podman only
 #
 # The collection is built with ansible-galaxy and installed from the tarball; every test runs
@@ -13,7 +13,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root
-suites=${*:-build unit sanity integration e2e}
+suites=${*:-build unit sanity integration api e2e}
 PODMANS=${PODMANS:-host $MACHINIST_SUITES}
 
 bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
@@ -79,10 +79,20 @@ podman_label: $label
 podman_root: "$root"
 machine_image: $image
 machinist_share: $MACHINIST_SHARE
+${EXTRA_CONFIG:-}
 EOF
     chown "$MACHINIST_USER" "$collection/tests/integration/integration_config.yml"
     (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" integration --local --python 3.11 \
         --allow-destructive --color no "$@")
+}
+
+# The API modules against real services on loopback: podman's service, sshd, gvproxy.
+api() {
+    local config rc=0
+    config=$(bash "$repo/scripts/lib/api-services.sh" start) || { bash "$repo/scripts/lib/api-services.sh" stop; return 1; }
+    EXTRA_CONFIG=$config integration host container port_forward || rc=$?
+    bash "$repo/scripts/lib/api-services.sh" stop
+    return $rc
 }
 
 for s in $suites; do
@@ -94,13 +104,14 @@ for s in $suites; do
             for p in $PODMANS; do
                 suite "integration against podman $p" integration "$p" podman_machine podman_machine_info
             done ;;
+        api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         e2e)
             # Real boots take minutes under emulation: the host's 4.3.1 and 5.4 (the image's guest version).
             for p in ${E2E_PODMANS:-host trixie}; do
                 stop_running "$p"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
             done ;;
-        *) die "unknown suite $s (build, unit, sanity, integration, e2e)" ;;
+        *) die "unknown suite $s (build, unit, sanity, integration, api, e2e)" ;;
     esac
 done
 

@@ -45,3 +45,13 @@ attributes:
     membership:
       - machinist.podman.machine
 """
+
+    ACTIONGROUP_API = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/machinist.podman.api) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - machinist.podman.api
+"""

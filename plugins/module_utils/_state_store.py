@@ -58,6 +58,13 @@ class StateStore(object):
             return False
         return True
 
+    # -- other records, by path under the state folder ------------------------------------
+    def read_json(self, *parts):
+        return self._read(os.path.join(self.base, *parts))
+
+    def write_json(self, data, *parts):
+        return self._write(os.path.join(self.base, *parts), data)
+
     # -- init records --------------------------------------------------------------------
     def _record_path(self, config_dir, name):
         key = hashlib.sha256(('%s\0%s\0%s' % (self.executable, config_dir, name)).encode('utf-8')).hexdigest()[:24]

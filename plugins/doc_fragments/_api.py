@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    # How the modules that use the libpod REST API reach it. Set them once for a play with
+    # module_defaults: {group/machinist.podman.api: {machine: ...}}.
+    DOCUMENTATION = r"""
+options:
+  machine:
+    description:
+      - The Podman machine whose API to use, by name. The module reads its API socket, SSH port, user and key
+        with C(podman machine inspect); the machine must be running.
+      - Exactly one of O(machine) and O(api_url) is required.
+    type: str
+  api_url:
+    description:
+      - The API to use without a machine, as V(unix:///path/to/podman.sock) (a local C(podman system service)) or
+        V(ssh://user@host[:port]/path/to/podman.sock) (a remote host's socket, reached over SSH with paramiko).
+    type: str
+  api_transport:
+    description:
+      - With O(machine), how to reach its API. V(socket) uses the host-side socket that podman's gvproxy forwards
+        into the machine; V(ssh) connects to the machine's SSH port and opens the guest's own socket
+        (the rootful socket as root for a rootful machine). V(auto) takes the socket when it exists, else SSH.
+    type: str
+    choices: [auto, socket, ssh]
+    default: auto
+  api_timeout:
+    description:
+      - Seconds to wait for any one API answer (a pull or an image load may need more).
+    type: int
+    default: 120
+  ssh_identity:
+    description:
+      - The private key for SSH. With O(machine), defaults to the machine's own key.
+    type: path
+  ssh_known_hosts:
+    description:
+      - The known_hosts file that SSH host keys are checked against.
+      - With O(machine), defaults to the collection's own file C($XDG_STATE_HOME/machinist.podman/known_hosts), which
+        M(machinist.podman.podman_machine) clears for a machine it removes or creates. Otherwise C(~/.ssh/known_hosts).
+    type: path
+  ssh_host_key:
+    description:
+      - Pin the server's host key, as an OpenSSH public key line (V(ssh-ed25519 AAAA...)). Then no known_hosts file
+        is read or written, and any other key is refused.
+    type: str
+  ssh_host_key_checking:
+    description:
+      - V(strict) refuses a host that is not in O(ssh_known_hosts). V(accept-new) records an unknown host's key on
+        first use (as OpenSSH's C(StrictHostKeyChecking=accept-new)); both refuse a key that changed.
+      - Defaults to V(accept-new) with O(machine) (a local VM on 127.0.0.1 that podman itself never checks) and
+        V(strict) with O(api_url).
+    type: str
+    choices: [strict, accept-new]
+  executable:
+    description:
+      - The podman program used to look up O(machine). Not used with O(api_url).
+    type: str
+    default: podman
+requirements:
+  - paramiko on the host that runs the module, for SSH (O(api_url=ssh://...) or O(api_transport=ssh)).
+notes:
+  - The API version prefix is the server's own C(Libpod-API-Version), read from C(/_ping), so Podman 4, 5 and 6
+    servers are all spoken to in their own version.
+  - Host keys are always checked; a changed key fails the task before anything is sent.
+"""

@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where the API modules' connection options become an endpoint: a machine (looked up with
+`podman machine inspect`), or an explicit unix:// or ssh:// URL.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+
+For a machine, SSH host keys are recorded on first use in the collection's own known_hosts file
+($XDG_STATE_HOME/machinist.podman/known_hosts) and checked on every later connection. podman
+itself never checks a machine's key (it passes UserKnownHostsFile=/dev/null), so this is the
+first check anyone makes; `podman_machine` forgets a machine's line when it removes or creates
+a machine, so a recreated machine on a reused port is not mistaken for an attack.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.machinist.podman.plugins.module_utils._api_transport import (
+    Endpoint, SSHSession, SSHTarget, TransportError)
+from ansible_collections.machinist.podman.plugins.module_utils._state_store import default_base
+
+# Options documented in the machinist.podman._api doc fragment.
+API_ARGS = dict(
+    machine=dict(type='str'),
+    api_url=dict(type='str'),
+    api_transport=dict(type='str', default='auto', choices=['auto', 'socket', 'ssh']),
+    api_timeout=dict(type='int', default=120),
+    ssh_identity=dict(type='path'),
+    ssh_known_hosts=dict(type='path'),
+    ssh_host_key=dict(type='str'),
+    ssh_host_key_checking=dict(type='str', choices=['strict', 'accept-new']),
+    executable=dict(type='str', default='podman'),
+)
+API_EXCLUSIVE = [('machine', 'api_url')]
+API_ONE_OF = [('machine', 'api_url')]
+
+_SSH_URL = re.compile(r'^ssh://(?P<user>[^@/]+)@(?P<host>\[[^\]]+\]|[^:/]+)(?::(?P<port>\d+))?(?P<path>/.*)$')
+
+
+def machine_known_hosts():
+    return os.path.join(default_base(), 'known_hosts')
+
+
+def forget_machine_host_key(port, path=None):
+    """Drops the known_hosts lines for a machine's SSH port (the machine is gone or new)."""
+    path = path or machine_known_hosts()
+    if not port:
+        return False
+    try:
+        with open(path) as f:
+            lines = f.readlines()
+    except (IOError, OSError):
+        return False
+    tag = '[127.0.0.1]:%d ' % int(port)
+    kept = [line for line in lines if not line.startswith(tag)]
+    if len(kept) == len(lines):
+        return False
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.writelines(kept)
+    os.rename(tmp, path)
+    return True
+
+
+def guest_socket(facts, host_uid=None):
+    """The API socket inside a machine: rootful machines serve root's, others the user's.
+
+    Podman creates the machine's user with the host user's UID (Linux and macOS)."""
+    if facts.get('rootful'):
+        return '/run/podman/podman.sock'
+    return '/run/user/%d/podman/podman.sock' % (os.getuid() if host_uid is None else host_uid)
+
+
+def machine_ssh_target(params, facts, as_root=False):
+    """SSH to a machine as podman does: its user, or root (for a rootful machine's API socket)."""
+    ssh = facts.get('ssh') or {}
+    if not ssh.get('port') or not ssh.get('identity_path'):
+        raise TransportError('machine=%s: podman reports no SSH port or identity for this machine' % facts.get('name'))
+    user = 'root' if as_root else ssh.get('user') or 'core'
+    return SSHTarget('127.0.0.1', ssh['port'], user, identity=params.get('ssh_identity') or ssh['identity_path'],
+                     known_hosts=params.get('ssh_known_hosts') or machine_known_hosts(),
+                     host_key=params.get('ssh_host_key'),
+                     host_key_checking=params.get('ssh_host_key_checking') or 'accept-new',
+                     timeout=min(params.get('api_timeout') or 60, 60))
+
+
+def endpoint_from_url(params):
+    url = params['api_url']
+    timeout = params.get('api_timeout') or 120
+    if url.startswith('unix://'):
+        return Endpoint(unix_path=url[len('unix://'):], timeout=timeout)
+    m = _SSH_URL.match(url)
+    if not m:
+        raise TransportError('api_url=%s: give unix:///path/to/podman.sock or ssh://user@host[:port]/path/to/podman.sock'
+                             % url)
+    target = SSHTarget(m.group('host').strip('[]'), int(m.group('port') or 22), m.group('user'),
+                       identity=params.get('ssh_identity'),
+                       known_hosts=params.get('ssh_known_hosts') or os.path.expanduser('~/.ssh/known_hosts'),
+                       host_key=params.get('ssh_host_key'),
+                       host_key_checking=params.get('ssh_host_key_checking') or 'strict',
+                       timeout=min(timeout, 60))
+    return Endpoint(session=SSHSession(target), remote_path=m.group('path'), timeout=timeout)
+
+
+def endpoint_for_machine(params, facts):
+    """The host-side socket gvproxy forwards (when it is there), else SSH to the guest's socket."""
+    name = facts.get('name')
+    if facts.get('state') != 'running':
+        raise TransportError('machine=%s is %s: its API answers only while it runs. Start it first (podman_machine '
+                             'with state: started)' % (name, facts.get('state')))
+    transport = params.get('api_transport') or 'auto'
+    sock = facts.get('api_socket')
+    if transport in ('auto', 'socket') and sock and os.path.exists(sock):
+        return Endpoint(unix_path=sock, timeout=params.get('api_timeout') or 120)
+    if transport == 'socket':
+        raise TransportError('machine=%s: its host-side API socket %s does not exist (this podman or provider does '
+                             'not forward one); use api_transport: ssh' % (name, sock or '(none reported)'))
+    target = machine_ssh_target(params, facts, as_root=bool(facts.get('rootful')))
+    return Endpoint(session=SSHSession(target), remote_path=guest_socket(facts),
+                    timeout=params.get('api_timeout') or 120)
+
+
+def machine_facts(module, name):
+    """`podman machine inspect NAME` through the machine modules' own client."""
+    import platform
+    from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineClient
+    from ansible_collections.machinist.podman.plugins.module_utils._module_glue import make_runner, make_store
+    runner = make_runner(module)
+    client = MachineClient(runner, make_store(runner), {'os': platform.system().lower(), 'arch': platform.machine()})
+    facts = client.inspect([name]).get(name)
+    if facts is None:
+        raise TransportError('machine=%s: no such machine (podman machine inspect does not know it). Create it with '
+                             'machinist.podman.podman_machine first' % name)
+    return facts
+
+
+def open_api(module):
+    """(PodmanAPI, where) for the module's connection options; fails the task with a clear message."""
+    from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineError
+    from ansible_collections.machinist.podman.plugins.module_utils._podman_api import PodmanAPI
+    params = module.params
+    try:
+        if params.get('machine'):
+            endpoint = endpoint_for_machine(params, machine_facts(module, params['machine']))
+        else:
+            endpoint = endpoint_from_url(params)
+        api = PodmanAPI(endpoint, timeout=params.get('api_timeout') or 120)
+        api.ping()
+    except (TransportError, MachineError) as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    return api
+
+
+def api_failure(module, api, error, **extra):
+    extra.setdefault('changed', False)
+    module.fail_json(msg=str(error), requests=api.requests, api_url=api.endpoint.describe(), **extra)
