@@ -21,7 +21,7 @@ import re
 
 from ansible_collections.machinist.podman.plugins.module_utils._api_transport import (
     Endpoint, SSHSession, SSHTarget, TransportError)
-from ansible_collections.machinist.podman.plugins.module_utils._state_store import default_base
+from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
 
 # Options documented in the machinist.podman._api doc fragment.
 API_ARGS = dict(
@@ -31,7 +31,7 @@ API_ARGS = dict(
     api_timeout=dict(type='int', default=120),
     ssh_identity=dict(type='path'),
     ssh_known_hosts=dict(type='path'),
-    ssh_host_key=dict(type='str'),
+    ssh_host_key=dict(type='str', no_log=False),
     ssh_host_key_checking=dict(type='str', choices=['strict', 'accept-new']),
     executable=dict(type='str', default='podman'),
 )
@@ -42,28 +42,7 @@ _SSH_URL = re.compile(r'^ssh://(?P<user>[^@/]+)@(?P<host>\[[^\]]+\]|[^:/]+)(?::(
 
 
 def machine_known_hosts():
-    return os.path.join(default_base(), 'known_hosts')
-
-
-def forget_machine_host_key(port, path=None):
-    """Drops the known_hosts lines for a machine's SSH port (the machine is gone or new)."""
-    path = path or machine_known_hosts()
-    if not port:
-        return False
-    try:
-        with open(path) as f:
-            lines = f.readlines()
-    except (IOError, OSError):
-        return False
-    tag = '[127.0.0.1]:%d ' % int(port)
-    kept = [line for line in lines if not line.startswith(tag)]
-    if len(kept) == len(lines):
-        return False
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.writelines(kept)
-    os.rename(tmp, path)
-    return True
+    return StateStore().known_hosts()
 
 
 def guest_socket(facts, host_uid=None):

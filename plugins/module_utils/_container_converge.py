@@ -40,7 +40,7 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
     if state == 'absent':
         if current:
             do('remove', api.container_remove, name, stop_timeout)
-        before, _ = S.as_diff(current, None)
+        before, _after = S.as_diff(current, None)
         return {'changed': changed[0], 'actions': actions, 'before': before, 'after': {}, 'container': None,
                 'differences': []}
 

@@ -128,7 +128,7 @@ def desired_from_params(params):
 def _env_dict(env_list):
     out = {}
     for item in env_list or []:
-        key, _, value = item.partition('=')
+        key, _sep, value = item.partition('=')
         out[key] = value
     return out
 
@@ -139,7 +139,7 @@ def current_from_inspect(data):
     host = data.get('HostConfig') or {}
     ports = set()
     for key, bindings in (host.get('PortBindings') or {}).items():
-        number, _, proto = key.partition('/')
+        number, _sep, proto = key.partition('/')
         for b in bindings or []:
             ip = b.get('HostIp') or ''
             ports.add((('' if ip in ('0.0.0.0', '::') else ip), int(b.get('HostPort') or number), int(number), proto or 'tcp'))

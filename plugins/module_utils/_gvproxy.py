@@ -97,8 +97,8 @@ def _binds_overlap(a, b):
         return False
     if a['protocol'] == 'unix':
         return a['local'] == b['local']
-    ip_a, _, port_a = a['local'].rpartition(':')
-    ip_b, _, port_b = b['local'].rpartition(':')
+    ip_a, _sep, port_a = a['local'].rpartition(':')
+    ip_b, _sep, port_b = b['local'].rpartition(':')
     return port_a == port_b and (ip_a == ip_b or not ip_a or not ip_b)
 
 
@@ -232,7 +232,7 @@ WantedBy=default.target
 """.format(script=SCRIPT_FILE)
 
 
-def boot_script(forwards):
+def boot_script(forwards, gateway=GATEWAY):
     """A bash script (no curl needed) that POSTs each forward to gvproxy at the gateway, retrying
     while the network comes up. "proxy already running" means it is already there."""
     lines = [
@@ -241,7 +241,7 @@ def boot_script(forwards):
         'expose() {',
         '    local body=$1 status i',
         '    for i in $(seq 1 90); do',
-        '        if exec 3<>/dev/tcp/%s/%d; then' % GATEWAY,
+        '        if exec 3<>/dev/tcp/%s/%d; then' % tuple(gateway),
         '            printf "POST /services/forwarder/expose HTTP/1.0\\r\\nHost: gateway\\r\\nContent-Type: application/json\\r\\n'
         'Content-Length: %d\\r\\n\\r\\n%s" "${#body}" "$body" >&3',
         '            read -r _ status _ <&3',

@@ -199,6 +199,8 @@ class Converger(object):
                 raise
             applied.append({'action': action['action'], 'reason': action['reason'], 'command': action['argv']})
         result['warnings'] = plan.warnings + self.client.warnings
+        if facts is not None and any(a['action'] == 'rm' for a in plan.actions):
+            self.client.store.forget_host_key((facts.get('ssh') or {}).get('port'))
         if state == 'absent':
             self.client.store.delete_record(facts)
             result['machine'] = {'name': name, 'exists': False}
@@ -209,6 +211,7 @@ class Converger(object):
                                % (name, ', '.join(a['action'] for a in plan.actions)))
         if any(a['action'] == 'init' for a in plan.actions):
             self.client.store.save_record(after, desired, INIT_ONLY)
+            self.client.store.forget_host_key((after.get('ssh') or {}).get('port'))
         result['machine'] = self.client.describe(after)
         result['diff']['after'] = F.managed_view(after)
         return result

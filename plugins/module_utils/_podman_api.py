@@ -135,7 +135,7 @@ class PodmanAPI(object):
         if body is not None and not isinstance(body, (bytes, bytearray)) and not hasattr(body, 'read'):
             body = json.dumps(body).encode('utf-8')
             hdrs.setdefault('Content-Type', 'application/json')
-        status, _, data = self._send(method, self.path(tail, **(query or {})), body=body, headers=hdrs, timeout=timeout)
+        status, _headers, data = self._send(method, self.path(tail, **(query or {})), body=body, headers=hdrs, timeout=timeout)
         if status not in ok:
             raise error_from_body(status, data, doing)
         return status, data
@@ -155,8 +155,8 @@ class PodmanAPI(object):
 
     def image_pull(self, reference, policy='missing', tls_verify=None, auth=None, timeout=None):
         headers = {'X-Registry-Auth': auth} if auth else {}
-        _, data = self.call('POST', '/images/pull', 'pull image %s' % reference, headers=headers, timeout=timeout,
-                            query={'reference': reference, 'policy': policy, 'tlsVerify': tls_verify, 'quiet': True})
+        _status, data = self.call('POST', '/images/pull', 'pull image %s' % reference, headers=headers, timeout=timeout,
+                                  query={'reference': reference, 'policy': policy, 'tlsVerify': tls_verify, 'quiet': True})
         objects = parse_stream(data)
         error = stream_error(objects)
         if error:
@@ -166,8 +166,8 @@ class PodmanAPI(object):
         return ids[-1] if ids else None
 
     def image_load(self, fileobj, length, timeout=None):
-        _, data = self.call('POST', '/images/load', 'load the image archive', body=fileobj, timeout=timeout,
-                            headers={'Content-Type': 'application/x-tar', 'Content-Length': str(length)})
+        _status, data = self.call('POST', '/images/load', 'load the image archive', body=fileobj, timeout=timeout,
+                                  headers={'Content-Type': 'application/x-tar', 'Content-Length': str(length)})
         return self._json(data) or {}
 
     def image_remove(self, name, force=False):
@@ -185,7 +185,8 @@ class PodmanAPI(object):
         return self._json(self.call('GET', '/containers/json', 'list containers', query={'all': all})[1]) or []
 
     def container_create(self, spec):
-        _, data = self.call('POST', '/containers/create', 'create container %s' % spec.get('name'), ok=(201,), body=spec)
+        _status, data = self.call('POST', '/containers/create', 'create container %s' % spec.get('name'), ok=(201,),
+                                  body=spec)
         return (self._json(data) or {}).get('Id')
 
     def container_rename(self, name, new_name):
@@ -193,17 +194,17 @@ class PodmanAPI(object):
                   ok=(200, 204), query={'name': new_name})
 
     def container_start(self, name):
-        status, _ = self.call('POST', '/containers/%s/start' % quote(name, safe=''), 'start container %s' % name,
-                              ok=(204, 304))
+        status, _body = self.call('POST', '/containers/%s/start' % quote(name, safe=''), 'start container %s' % name,
+                                  ok=(204, 304))
         return status == 204
 
     def container_stop(self, name, timeout=10):
-        status, _ = self.call('POST', '/containers/%s/stop' % quote(name, safe=''), 'stop container %s' % name,
-                              ok=(204, 304), query={'timeout': int(timeout)}, timeout=int(timeout) + self.timeout)
+        status, _body = self.call('POST', '/containers/%s/stop' % quote(name, safe=''), 'stop container %s' % name,
+                                  ok=(204, 304), query={'timeout': int(timeout)}, timeout=int(timeout) + self.timeout)
         return status == 204
 
     def container_remove(self, name, timeout=10):
-        status, _ = self.call('DELETE', '/containers/%s' % quote(name, safe=''), 'remove container %s' % name,
-                              ok=(200, 204, 404), query={'force': True, 'timeout': int(timeout)},
-                              timeout=int(timeout) + self.timeout)
+        status, _body = self.call('DELETE', '/containers/%s' % quote(name, safe=''), 'remove container %s' % name,
+                                  ok=(200, 204, 404), query={'force': True, 'timeout': int(timeout)},
+                                  timeout=int(timeout) + self.timeout)
         return status != 404

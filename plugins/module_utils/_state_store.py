@@ -65,6 +65,35 @@ class StateStore(object):
     def write_json(self, data, *parts):
         return self._write(os.path.join(self.base, *parts), data)
 
+    # -- SSH host keys of machines ------------------------------------------------------
+    def known_hosts(self):
+        """The known_hosts file the API modules check machines' host keys against."""
+        return os.path.join(self.base, 'known_hosts')
+
+    def forget_host_key(self, port):
+        """Drops the lines of a machine's SSH port: the machine is gone or new, and a new machine on a
+        reused port must not read as an attack. True when a line was dropped."""
+        if not port:
+            return False
+        path = self.known_hosts()
+        try:
+            with open(path) as f:
+                lines = f.readlines()
+        except (IOError, OSError):
+            return False
+        tag = '[127.0.0.1]:%d ' % int(port)
+        kept = [line for line in lines if not line.startswith(tag)]
+        if len(kept) == len(lines):
+            return False
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.base, prefix='.tmp-')
+            with os.fdopen(fd, 'w') as f:
+                f.writelines(kept)
+            os.rename(tmp, path)
+        except (IOError, OSError):
+            return False
+        return True
+
     # -- init records --------------------------------------------------------------------
     def _record_path(self, config_dir, name):
         key = hashlib.sha256(('%s\0%s\0%s' % (self.executable, config_dir, name)).encode('utf-8')).hexdigest()[:24]

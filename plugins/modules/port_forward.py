@@ -20,7 +20,7 @@ description:
     script and a user unit that re-apply the declared forwards at every boot, whoever restarts the machine.
   - A forward that this collection did not declare (podman makes one for each port a container publishes, and one
     for the machine's SSH port) is never taken over or removed. A clash with one fails the task and names both
-    owners: this task, and the container (or podman) that holds the port.
+    owners, this task and the container (or podman) that holds the port.
   - For setups that start gvproxy themselves with an API socket (C(gvproxy -listen unix://...)), O(gvproxy_socket)
     talks to that socket directly.
 author:
@@ -101,6 +101,9 @@ options:
     description: The podman program used to look up O(machine).
     type: str
     default: podman
+  ssh_identity:
+    description: The private key for SSH into the machine. Defaults to the machine's own key from C(inspect).
+    type: path
   ssh_known_hosts:
     description:
       - The known_hosts file the machine's SSH host key is checked against, recorded there on first use.
@@ -227,8 +230,9 @@ def main():
             exclusive=dict(type='bool', default=False),
             persist=dict(type='bool', default=True),
             executable=dict(type='str', default='podman'),
+            ssh_identity=dict(type='path'),
             ssh_known_hosts=dict(type='path'),
-            ssh_host_key=dict(type='str'),
+            ssh_host_key=dict(type='str', no_log=False),
             ssh_host_key_checking=dict(type='str', default='accept-new', choices=['strict', 'accept-new']),
         ),
         mutually_exclusive=[('machine', 'gvproxy_socket')],

@@ -35,9 +35,9 @@ stop() {
 }
 
 wait_for() {  # wait_for WHAT COMMAND...
-    local what=$1 i
+    local what=$1 _try
     shift
-    for i in $(seq 1 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    for _try in $(seq 1 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
     echo "error: $what did not come up; its log: $dir/$what.log" >&2
     tail -5 "$dir/$what.log" >&2 || true
     return 1
