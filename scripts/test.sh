@@ -91,6 +91,11 @@ api() {
     local config rc=0
     config=$(bash "$repo/scripts/lib/api-services.sh" start) || { bash "$repo/scripts/lib/api-services.sh" stop; return 1; }
     EXTRA_CONFIG=$config integration host container port_forward || rc=$?
+    # The workload role's Molecule scenario (converge, idempotence, verify) against the same services.
+    setting() { sed -n "s/^$1: //p" <<<"$config"; }
+    (cd "$collection/extensions" && as_user env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+        MACHINIST_API_SOCKET="$(setting api_podman_socket)" MACHINIST_GVPROXY_SOCKET="$(setting api_gvproxy_socket)" \
+        MACHINIST_BUSYBOX_ROOTFS="$(setting api_busybox_rootfs)" molecule test -s workload) || rc=$?
     bash "$repo/scripts/lib/api-services.sh" stop
     return $rc
 }
