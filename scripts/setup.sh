@@ -21,7 +21,7 @@ run_playbook=1
 log "Debian packages"
 packages=(podman qemu-utils qemu-system-x86 uidmap slirp4netns crun fuse-overlayfs openssh-client
           debootstrap python3-venv sudo git shellcheck
-          openssh-server runc busybox-static curl)
+          openssh-server runc busybox-static curl ignition)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -60,12 +60,34 @@ install -d -o "$MACHINIST_USER" "$user_home/.ansible" "$user_home/.ansible/test"
 install -o "$MACHINIST_USER" -m 0644 "$repo/scripts/lib/ansible_test_pip_bootstrap.py" \
     "$user_home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 
-log "podman root filesystems for the test suite: $MACHINIST_SUITES"
-install -m 0755 -o root -g root "$repo/scripts/lib/enter-rootfs" "$MACHINIST_BIN/enter-rootfs"
-for suite in $MACHINIST_SUITES; do
-    bash "$repo/scripts/lib/rootfs.sh" "$suite"
-    install -m 0755 "$repo/scripts/lib/podman-rootfs" "$MACHINIST_BIN/podman-$suite"
+# The root filesystems and the machine OS images are four independent debootstraps, mostly waiting
+# on downloads and dpkg: they run side by side, each line of output tagged with its job, and each
+# job's failure fails the set-up (a cached one takes a second).
+install -d -m 0755 "$MACHINIST_SHARE/logs"
+in_background() {  # in_background NAME COMMAND...: runs it, tagging its output; the PID goes to bg_pids
+    local name=$1
+    shift
+    ( "$@" 2>&1 | sed -u "s/^/[$name] /"; exit "${PIPESTATUS[0]}" ) &
+    bg_pids+=("$!:$name")
+}
+wait_for_jobs() {
+    local entry failed=0
+    for entry in "${bg_pids[@]}"; do
+        wait "${entry%%:*}" || { echo "error: ${entry#*:} failed (its lines above are tagged [${entry#*:}])" >&2; failed=1; }
+    done
+    bg_pids=()
+    return $failed
+}
+bg_pids=()
+log "podman root filesystems ($MACHINIST_SUITES) and machine OS images (bookworm, trixie), side by side; cached"
+for suite in $MACHINIST_SUITES; do in_background "rootfs $suite" bash "$repo/scripts/lib/rootfs.sh" "$suite"; done
+for suite in bookworm trixie; do
+    # shellcheck disable=SC2016 # the inner script's own arguments
+    in_background "image $suite" bash -c 'bash "$1" "$2" >/dev/null' _ "$repo/scripts/machine-image/build.sh" "$suite"
 done
+wait_for_jobs || die "building the root filesystems or the machine images failed"
+install -m 0755 -o root -g root "$repo/scripts/lib/enter-rootfs" "$MACHINIST_BIN/enter-rootfs"
+for suite in $MACHINIST_SUITES; do install -m 0755 "$repo/scripts/lib/podman-rootfs" "$MACHINIST_BIN/podman-$suite"; done
 log "what a real machine start needs (test and offline harness, not something the collection does to a laptop)"
 # gvproxy: Debian 12 has none; the one of Debian 13's package (in the trixie root filesystem) runs
 # here. The qemu launcher swaps KVM for software emulation where KVM cannot run guests. Podman
@@ -91,9 +113,6 @@ install -d -o "$MACHINIST_USER" "$user_home/.config" "$user_home/.config/contain
     echo "volumes = []"
 } >"$dropin/50-machinist-harness.conf"
 chown "$MACHINIST_USER" "$dropin/50-machinist-harness.conf"
-
-log "machine OS images (built from Debian packages; cached)"
-for suite in bookworm trixie; do bash "$repo/scripts/machine-image/build.sh" "$suite" >/dev/null; done
 
 printf '%s ALL=(root) NOPASSWD: %s/enter-rootfs\n' "$MACHINIST_USER" "$MACHINIST_BIN" >/etc/sudoers.d/machinist-podman
 chmod 0440 /etc/sudoers.d/machinist-podman

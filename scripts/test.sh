@@ -43,7 +43,8 @@ build() {
 }
 
 unit() {
-    as_user env PYTHONPATH="$work/collections" PYTHONDONTWRITEBYTECODE=1 \
+    # The ignition tests check every config with the real ignition-validate: here it must be there.
+    as_user env PYTHONPATH="$work/collections" PYTHONDONTWRITEBYTECODE=1 MACHINIST_REQUIRE_IGNITION_VALIDATE=1 \
         "$MACHINIST_VENV/bin/python" -m pytest -p no:cacheprovider -q "$collection/tests/unit"
 }
 
@@ -107,7 +108,7 @@ for s in $suites; do
         sanity) suite "ansible-test sanity" sanity ;;
         integration)
             for p in $PODMANS; do
-                suite "integration against podman $p" integration "$p" podman_machine podman_machine_info
+                suite "integration against podman $p" integration "$p" podman_machine podman_machine_info ignition_config
             done ;;
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         e2e)
