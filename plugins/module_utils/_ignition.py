@@ -189,6 +189,16 @@ def _unit_text(text, field):
     return text
 
 
+def _no_repeats(values, field):
+    """Ignition refuses a list with the same entry twice."""
+    seen = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise IgnitionError('%s[%d]: %r is listed twice' % (field, i, v))
+        seen.add(v)
+    return list(values)
+
+
 def _unique(items, key, field):
     seen = set()
     for i, item in enumerate(items):
@@ -219,9 +229,10 @@ def build(params):
             for k, key in enumerate(u['ssh_authorized_keys']):
                 if not re.match(r'^(ssh-|ecdsa-|sk-)', str(key).strip()):
                     raise IgnitionError('%s.ssh_authorized_keys[%d]: not an OpenSSH public key line' % (f, k))
-            user['sshAuthorizedKeys'] = [str(k).strip() for k in u['ssh_authorized_keys']]
+            user['sshAuthorizedKeys'] = _no_repeats([str(k).strip() for k in u['ssh_authorized_keys']],
+                                                    f + '.ssh_authorized_keys')
         if u.get('groups'):
-            user['groups'] = list(u['groups'])
+            user['groups'] = _no_repeats(u['groups'], f + '.groups')
         if u.get('should_exist') is not None:
             _need(needs, 'should_exist', f + '.should_exist')
             user['shouldExist'] = u['should_exist']
@@ -349,8 +360,8 @@ def build(params):
         both = set(ka.get('should_exist') or []) & set(ka.get('should_not_exist') or [])
         if both:
             raise IgnitionError('kernel_arguments: %s both should and should not exist' % ', '.join(sorted(both)))
-        out['kernelArguments'] = dict((k, list(v)) for k, v in (('shouldExist', ka.get('should_exist')),
-                                                                 ('shouldNotExist', ka.get('should_not_exist'))) if v)
+        pairs = (('shouldExist', ka.get('should_exist')), ('shouldNotExist', ka.get('should_not_exist')))
+        out['kernelArguments'] = dict((k, _no_repeats(v, 'kernel_arguments')) for k, v in pairs if v)
 
     ign = {}
     config = {}
@@ -375,8 +386,8 @@ def build(params):
     proxy = params.get('proxy') or {}
     if any(proxy.get(k) for k in ('http_proxy', 'https_proxy', 'no_proxy')):
         _need(needs, 'proxy', 'proxy')
-        ign['proxy'] = dict((dst, proxy[src]) for src, dst in (('http_proxy', 'httpProxy'), ('https_proxy', 'httpsProxy'),
-                                                                ('no_proxy', 'noProxy')) if proxy.get(src))
+        names = (('http_proxy', 'httpProxy'), ('https_proxy', 'httpsProxy'), ('no_proxy', 'noProxy'))
+        ign['proxy'] = dict((dst, proxy[src]) for src, dst in names if proxy.get(src))
     if ign:
         out['ignition'] = ign
     return out, needs

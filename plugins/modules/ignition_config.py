@@ -49,88 +49,184 @@ options:
       - The Ignition spec to write. Unset picks the lowest that has every field used, at least 3.2.0 (what podman
         generates) and at least O(base)'s.
     type: str
-    choices: [3.0.0, 3.1.0, 3.2.0, 3.3.0, 3.4.0, 3.5.0]
+    choices: ['3.0.0', '3.1.0', '3.2.0', '3.3.0', '3.4.0', '3.5.0']
   users:
     description: Users to create or change.
     type: list
     elements: dict
     suboptions:
-      name: {description: User name., type: str, required: true}
-      password_hash: {description: "A crypt(3) hash (C(mkpasswd -m sha-512)); never clear text. Not logged.", type: str}
-      ssh_authorized_keys: {description: OpenSSH public key lines., type: list, elements: str}
-      groups: {description: Supplementary groups., type: list, elements: str}
-      uid: {description: The UID., type: int}
-      gecos: {description: The GECOS field., type: str}
-      home_dir: {description: The home directory., type: str}
-      shell: {description: The login shell., type: str}
-      primary_group: {description: The primary group., type: str}
-      system: {description: A system user., type: bool}
-      no_create_home: {description: Do not create the home directory., type: bool}
-      should_exist: {description: "V(false) removes the user (spec 3.2.0+).", type: bool}
+      name:
+        description: User name.
+        type: str
+        required: true
+      password_hash:
+        description: A crypt(3) hash (C(mkpasswd -m sha-512)), never clear text. Not logged.
+        type: str
+      ssh_authorized_keys:
+        description: OpenSSH public key lines.
+        type: list
+        elements: str
+      groups:
+        description: Supplementary groups.
+        type: list
+        elements: str
+      uid:
+        description: The UID.
+        type: int
+      gecos:
+        description: The GECOS field.
+        type: str
+      home_dir:
+        description: The home directory.
+        type: str
+      shell:
+        description: The login shell.
+        type: str
+      primary_group:
+        description: The primary group.
+        type: str
+      system:
+        description: A system user.
+        type: bool
+      no_create_home:
+        description: Do not create the home directory.
+        type: bool
+      should_exist:
+        description: V(false) removes the user (spec 3.2.0 and later).
+        type: bool
   groups:
     description: Groups to create.
     type: list
     elements: dict
     suboptions:
-      name: {description: Group name., type: str, required: true}
-      gid: {description: The GID., type: int}
-      system: {description: A system group., type: bool}
-      should_exist: {description: "V(false) removes the group (spec 3.2.0+).", type: bool}
+      name:
+        description: Group name.
+        type: str
+        required: true
+      gid:
+        description: The GID.
+        type: int
+      system:
+        description: A system group.
+        type: bool
+      should_exist:
+        description: V(false) removes the group (spec 3.2.0 and later).
+        type: bool
   files:
     description: Files. Give one of O(files[].content), O(files[].src) and O(files[].url).
     type: list
     elements: dict
     suboptions:
-      path: {description: Absolute path in the machine., type: str, required: true}
-      content: {description: The text of the file., type: str}
-      src: {description: A file on the controller whose bytes become the content (looked up like M(ansible.builtin.copy)'s).,
-            type: path}
-      content_base64: {description: "The content as base64, for bytes that are not text (the action plugin fills it from
-                       O(files[].src)).", type: str}
-      url: {description: "A URL the machine fetches (http, https, tftp, s3; gs from 3.2.0, arn from 3.4.0).", type: str}
-      hash: {description: "With O(files[].url), C(sha512-HEX) (or C(sha256-HEX) from 3.1.0) of the content.", type: str}
-      compression: {description: With O(files[].url), V(gzip) when the URL serves gzip., type: str, choices: [gzip]}
-      mode: {description: 'Octal, as a quoted string: V("0644") (the default) or V("0755"). An unquoted number is refused.', type: raw}
-      owner: {description: User name or UID., type: str}
-      group: {description: Group name or GID., type: str}
-      overwrite: {description: Replace an existing file., type: bool}
-      append: {description: Append the content to the file instead of writing it., type: bool, default: false}
+      path:
+        description: Absolute path in the machine.
+        type: str
+        required: true
+      content:
+        description: The text of the file.
+        type: str
+      src:
+        description: A file on the controller whose bytes become the content, looked up as M(ansible.builtin.copy) does.
+        type: path
+      content_base64:
+        description: The content as base64, for bytes that are not text. The action plugin fills it from O(files[].src).
+        type: str
+      url:
+        description:
+          - A URL the machine fetches (http, https, tftp, s3; gs from spec 3.2.0, arn from 3.4.0).
+        type: str
+      hash:
+        description: With O(files[].url), C(sha512-HEX) (or C(sha256-HEX) from spec 3.1.0) of the content.
+        type: str
+      compression:
+        description: With O(files[].url), V(gzip) when the URL serves gzip.
+        type: str
+        choices: [gzip]
+      mode:
+        description: Octal, as a quoted string, V("0644") (the default) or V("0755"). An unquoted number is refused.
+        type: raw
+      owner:
+        description: User name or UID.
+        type: str
+      group:
+        description: Group name or GID.
+        type: str
+      overwrite:
+        description: Replace an existing file.
+        type: bool
+      append:
+        description: Append the content to the file instead of writing it.
+        type: bool
+        default: false
   directories:
     description: Directories.
     type: list
     elements: dict
     suboptions:
-      path: {description: Absolute path., type: str, required: true}
-      mode: {description: 'Octal, as a quoted string, default V("0755").', type: raw}
-      owner: {description: User name or UID., type: str}
-      group: {description: Group name or GID., type: str}
-      overwrite: {description: Replace what is there., type: bool}
+      path:
+        description: Absolute path.
+        type: str
+        required: true
+      mode:
+        description: Octal, as a quoted string, default V("0755").
+        type: raw
+      owner:
+        description: User name or UID.
+        type: str
+      group:
+        description: Group name or GID.
+        type: str
+      overwrite:
+        description: Replace what is there.
+        type: bool
   links:
     description: Symbolic (or hard) links.
     type: list
     elements: dict
     suboptions:
-      path: {description: Absolute path of the link., type: str, required: true}
-      target: {description: What it points to., type: str, required: true}
-      hard: {description: A hard link (the target must then be absolute)., type: bool}
-      owner: {description: User name or UID., type: str}
-      group: {description: Group name or GID., type: str}
-      overwrite: {description: Replace what is there., type: bool}
+      path:
+        description: Absolute path of the link.
+        type: str
+        required: true
+      target:
+        description: What it points to.
+        type: str
+        required: true
+      hard:
+        description: A hard link (the target must then be absolute).
+        type: bool
+      owner:
+        description: User name or UID.
+        type: str
+      group:
+        description: Group name or GID.
+        type: str
+      overwrite:
+        description: Replace what is there.
+        type: bool
   units:
     description: systemd units and drop-ins.
     type: list
     elements: dict
     suboptions:
-      name: {description: 'The unit name with its suffix, such as V(web.service).', type: str, required: true}
-      contents: {description: The unit file., type: str}
-      enabled: {description: Enable or disable it (unset leaves it)., type: bool}
-      mask: {description: Mask it., type: bool}
+      name:
+        description: The unit name with its suffix, such as V(web.service).
+        type: str
+        required: true
+      contents:
+        description: The unit file. Checked as Ignition checks it (sections, then KEY=VALUE lines).
+        type: str
+      enabled:
+        description: Enable or disable it (unset leaves it).
+        type: bool
+      mask:
+        description: Mask it.
+        type: bool
       dropins:
         description: Drop-ins, each a C(name) ending in C(.conf) and its C(contents).
         type: list
         elements: dict
   kernel_arguments:
-    description: "Kernel arguments that should (not) exist (spec 3.3.0+): C(should_exist), C(should_not_exist) lists."
+    description: Kernel arguments that should (not) exist (spec 3.3.0 and later), as C(should_exist) and C(should_not_exist) lists.
     type: dict
   merge:
     description: Configs to fetch and merge, each C(url) and C(hash).
@@ -144,7 +240,7 @@ options:
     type: list
     elements: dict
   proxy:
-    description: "Proxy for Ignition's fetches (spec 3.1.0+): C(http_proxy), C(https_proxy), C(no_proxy) (a list)."
+    description: Proxy for Ignition's fetches (spec 3.1.0 and later), as C(http_proxy), C(https_proxy), C(no_proxy) (a list).
     type: dict
 notes:
   - When O(users[].password_hash) is set, Ansible masks that hash wherever it appears in the result, so the returned
