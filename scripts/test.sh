@@ -4,7 +4,7 @@
 # unprivileged test user.
 #
 #   sudo scripts/test.sh              everything
-#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, integration, api, e2e)
+#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, integration, api, images, e2e)
 #   PODMANS="host" sudo scripts/test.sh integration    integration against Debian 12's podman only
 #
 # The collection is built with ansible-galaxy and installed from the tarball; every test runs
@@ -13,7 +13,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root
-suites=${*:-build unit sanity integration api e2e}
+suites=${*:-build unit sanity integration api images e2e}
 PODMANS=${PODMANS:-host $MACHINIST_SUITES}
 
 bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
@@ -111,13 +111,14 @@ for s in $suites; do
                 suite "integration against podman $p" integration "$p" podman_machine podman_machine_info ignition_config
             done ;;
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
+        images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image ;;
         e2e)
             # Real boots take minutes under emulation: the host's 4.3.1 and 5.4 (the image's guest version).
             for p in ${E2E_PODMANS:-host trixie}; do
                 stop_running "$p"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
             done ;;
-        *) die "unknown suite $s (build, unit, sanity, integration, api, e2e)" ;;
+        *) die "unknown suite $s (build, unit, sanity, integration, api, images, e2e)" ;;
     esac
 done
 

@@ -1,0 +1,297 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Machine OS images: one streaming pass from a source to a verified file in the cache.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+
+The pass: read the compressed bytes (from HTTP, a registry blob, or a local file), hash them,
+decompress, hash the result, write it to a temporary file beside the target, then rename. Memory
+stays flat at any size. On a failure nothing is left under the image's name; the compressed bytes
+received so far are kept under .partial/ so the next run resumes with an HTTP range request,
+unless the failure was a wrong checksum (then they are dropped too).
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import json
+import lzma
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import zipfile
+import zlib
+
+CHUNK = 1 << 20
+COMPRESSIONS = ('xz', 'gz', 'bz2', 'zst', 'zip', 'none')
+SUFFIXES = {'.xz': 'xz', '.gz': 'gz', '.bz2': 'bz2', '.zst': 'zst', '.zip': 'zip'}
+MAGIC = ((b'\xfd7zXZ\x00', 'xz'), (b'\x1f\x8b', 'gz'), (b'BZh', 'bz2'), (b'\x28\xb5\x2f\xfd', 'zst'), (b'PK\x03\x04', 'zip'))
+
+
+class FetchError(Exception):
+    def __init__(self, message, **extra):
+        Exception.__init__(self, message)
+        self.extra = extra
+
+
+def compression_of(name, head=b''):
+    """By suffix, else by magic number, else none."""
+    for suffix, kind in SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    for magic, kind in MAGIC:
+        if head.startswith(magic):
+            return kind
+    return 'none'
+
+
+def strip_suffix(name):
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+class _Zstd(object):
+    """zstandard when it is importable, else the zstd program as a streaming filter."""
+
+    def __init__(self):
+        try:
+            import zstandard
+            self._obj = zstandard.ZstdDecompressor().decompressobj()
+            self._proc = None
+        except ImportError:
+            self._obj = None
+            zstd = shutil.which('zstd')
+            if not zstd:
+                raise FetchError('this image is zstd-compressed: install the Python package zstandard or the zstd '
+                                 'program on the host that runs the task')
+            self._proc = subprocess.Popen([zstd, '-dc', '-q'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE)
+            self._out = []
+            self._lock = threading.Lock()
+            self._reader = threading.Thread(target=self._read, daemon=True)
+            self._reader.start()
+        self.eof = False
+
+    def _read(self):
+        while True:
+            data = self._proc.stdout.read(CHUNK)
+            if not data:
+                return
+            with self._lock:
+                self._out.append(data)
+
+    def _take(self):
+        with self._lock:
+            out, self._out = b''.join(self._out), []
+        return out
+
+    def feed(self, data):
+        if self._obj is not None:
+            return self._obj.decompress(data)
+        try:
+            self._proc.stdin.write(data)
+        except BrokenPipeError:
+            raise FetchError('zstd stopped reading: %s' % self._proc.stderr.read().decode('utf-8', 'replace').strip())
+        return self._take()
+
+    def finish(self):
+        if self._obj is not None:
+            self.eof = getattr(self._obj, 'eof', True)
+            return self._obj.flush() if hasattr(self._obj, 'flush') else b''
+        self._proc.stdin.close()
+        self._reader.join()
+        rc = self._proc.wait()
+        err = self._proc.stderr.read().decode('utf-8', 'replace').strip()
+        self.eof = rc == 0
+        if rc != 0:
+            raise FetchError('the zstd stream is damaged or cut short: %s' % err)
+        return self._take()
+
+
+class _Plain(object):
+    eof = True
+
+    def feed(self, data):
+        return data
+
+    def finish(self):
+        return b''
+
+
+class _Std(object):
+    def __init__(self, obj):
+        self._obj = obj
+        self.eof = False
+
+    def feed(self, data):
+        if getattr(self._obj, 'eof', False):
+            return b''  # trailing bytes after the stream's end are ignored, as xz and gzip do
+        return self._obj.decompress(data)
+
+    def finish(self):
+        self.eof = bool(getattr(self._obj, 'eof', False))
+        flush = getattr(self._obj, 'flush', None)
+        return flush() if flush else b''
+
+
+def decompressor(kind):
+    if kind == 'xz':
+        return _Std(lzma.LZMADecompressor())
+    if kind == 'gz':
+        return _Std(zlib.decompressobj(16 + zlib.MAX_WBITS))
+    if kind == 'bz2':
+        return _Std(bz2.BZ2Decompressor())
+    if kind == 'zst':
+        return _Zstd()
+    if kind == 'none':
+        return _Plain()
+    raise FetchError('no streaming decompressor for %s' % kind)
+
+
+class Progress(object):
+    """Writes {done, total, rate} to a JSON file at most once a second, for a user watching a long fetch."""
+
+    def __init__(self, path, total=None):
+        self.path = path
+        self.total = total
+        self.done = 0
+        self.start = time.time()
+        self._last = 0
+
+    def add(self, n):
+        self.done += n
+        now = time.time()
+        if self.path and now - self._last >= 1:
+            self._last = now
+            self.write('downloading')
+
+    def write(self, phase):
+        if not self.path:
+            return
+        elapsed = max(time.time() - self.start, 1e-6)
+        data = {'phase': phase, 'bytes_done': self.done, 'bytes_total': self.total,
+                'percent': round(100.0 * self.done / self.total, 1) if self.total else None,
+                'mib_per_s': round(self.done / elapsed / 1048576, 1), 'updated': int(time.time())}
+        tmp = self.path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(data, f)
+        os.rename(tmp, self.path)
+
+
+def _check(kind, expected, seen, what):
+    if expected and expected != seen:
+        raise FetchError('%s: the %s sha256 should be %s but is %s. The download was discarded; nothing was written '
+                         'under the image\'s name' % (what, kind, expected, seen), expected=expected, seen=seen,
+                         mismatch=kind)
+
+
+def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=None, what='image',
+              progress=None, resume_bytes=None, keep_compressed=None):
+    """Streams compressed chunks to `target` (atomically). Returns (sha256, uncompressed_sha256, size).
+
+    chunks: an iterable of bytes. resume_bytes: a file of compressed bytes already received, fed
+    first. keep_compressed: a file object that receives every new compressed byte (for resuming).
+    """
+    folder = os.path.dirname(target)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.tmp-' % os.path.basename(target))
+    hc, hu = hashlib.sha256(), hashlib.sha256()
+    dec = decompressor(kind)
+    size = 0
+    ok = False
+    try:
+        with os.fdopen(fd, 'wb') as out:
+            def take(data, new):
+                nonlocal size
+                hc.update(data)
+                if new and keep_compressed is not None:
+                    keep_compressed.write(data)
+                try:
+                    plain = dec.feed(data)
+                except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as exc:
+                    raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
+                if plain:
+                    hu.update(plain)
+                    out.write(plain)
+                    size += len(plain)
+                if progress is not None:
+                    progress.add(len(data))
+            if resume_bytes:
+                with open(resume_bytes, 'rb') as f:
+                    for data in iter(lambda: f.read(CHUNK), b''):
+                        take(data, False)
+            for data in chunks:
+                take(data, True)
+            try:
+                tail = dec.finish()
+            except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as exc:
+                raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
+            if tail:
+                hu.update(tail)
+                out.write(tail)
+                size += len(tail)
+            if not dec.eof:
+                if expected_sha256 and hc.hexdigest() == expected_sha256:
+                    # Every byte the checksum promises arrived: the file itself is incomplete.
+                    raise FetchError('%s: the %s stream ends before its end marker although its checksum is right: the '
+                                     'file at the source is incomplete' % (what, kind), damaged=True)
+                raise FetchError('%s: the %s stream ended before its end marker: the download was cut short'
+                                 % (what, kind), truncated=True)
+            _check('compressed' if kind != 'none' else 'file', expected_sha256, hc.hexdigest(), what)
+            _check('uncompressed', expected_uncompressed, hu.hexdigest(), what)
+            out.flush()
+            os.fsync(out.fileno())
+        os.rename(tmp, target)
+        ok = True
+    except OSError as exc:
+        raise FetchError('%s: cannot write %s: %s' % (what, target, exc.strerror or exc))
+    finally:
+        if not ok and os.path.exists(tmp):
+            os.unlink(tmp)
+    return hc.hexdigest(), hu.hexdigest(), size
+
+
+def unzip_to(archive, target, expected_uncompressed=None, what='image'):
+    """A zip must hold exactly one file (as podman requires); it is streamed out to `target`."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = [m for m in z.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                raise FetchError('%s: the zip holds %d files; a machine image zip must hold exactly one'
+                                 % (what, len(members)))
+            folder = os.path.dirname(target)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.tmp-' % os.path.basename(target))
+            hu = hashlib.sha256()
+            size = 0
+            try:
+                with os.fdopen(fd, 'wb') as out, z.open(members[0]) as src:
+                    for data in iter(lambda: src.read(CHUNK), b''):
+                        hu.update(data)
+                        out.write(data)
+                        size += len(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                _check('uncompressed', expected_uncompressed, hu.hexdigest(), what)
+                os.rename(tmp, target)
+                tmp = None
+            finally:
+                if tmp and os.path.exists(tmp):
+                    os.unlink(tmp)
+            return hu.hexdigest(), size
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise FetchError('%s: the zip is damaged or cut short: %s' % (what, exc), damaged=True)
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for data in iter(lambda: f.read(CHUNK), b''):
+            h.update(data)
+    return h.hexdigest()

@@ -1,0 +1,507 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where a machine OS image comes from (a Fedora CoreOS stream, a machine-os OCI index, a URL, a
+local file), the cache it lands in, and the HTTP and registry clients that fetch it.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+
+The cache holds only finished, verified images, each with a small JSON record (source, digests,
+size, mtime), so a hit is answered from the record without rehashing gigabytes. A lock per image
+makes a second run wait for the first and then find its result. Compressed bytes of an
+interrupted download wait under .partial/ for the next run to resume them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import time
+
+try:
+    from urllib.error import HTTPError, URLError
+    from urllib.parse import urljoin, urlparse
+    from urllib.request import HTTPRedirectHandler, Request, build_opener
+except ImportError:  # pragma: no cover
+    pass
+
+from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
+
+FCOS_STREAMS = ('stable', 'testing', 'next')
+FCOS_STREAM_URL = 'https://builds.coreos.fedoraproject.org/streams/%s.json'
+# provider -> (FCOS platform, FCOS format, machine-os disktype)
+PLATFORMS = {
+    'qemu': ('qemu', 'qcow2.xz', 'qemu'),
+    'applehv': ('applehv', 'raw.gz', 'applehv'),
+    'libkrun': ('applehv', 'raw.gz', 'applehv'),
+    'hyperv': ('hyperv', 'vhdx.zip', 'hyperv'),
+    'wsl': (None, None, 'wsl'),
+}
+INDEX_TYPES = ('application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json')
+MANIFEST_TYPES = ('application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json')
+
+
+def fcos_arch(machine):
+    return {'arm64': 'aarch64', 'aarch64': 'aarch64', 'amd64': 'x86_64', 'x86_64': 'x86_64'}.get(machine, machine)
+
+
+class Artifact(object):
+    """What to fetch: a URL (http or a registry blob) or a local file, and what it must hash to."""
+
+    def __init__(self, name, compression, url=None, path=None, sha256=None, uncompressed_sha256=None, release=None,
+                 source=None, headers=None, candidates=None):
+        self.name = name                      # file name in the cache, without the compression suffix
+        self.compression = compression
+        self.url = url
+        self.path = path
+        self.sha256 = sha256
+        self.uncompressed_sha256 = uncompressed_sha256
+        self.release = release
+        self.source = source
+        self.headers = headers or {}
+        self.candidates = candidates or ([url] if url else [])
+
+    def key(self):
+        ident = self.sha256 or self.uncompressed_sha256 or self.url or os.path.realpath(self.path or '')
+        return hashlib.sha256(ident.encode('utf-8')).hexdigest()[:12]
+
+    def describe(self):
+        return {'source': self.source, 'url': self.url, 'path': self.path, 'release': self.release,
+                'compression': self.compression, 'sha256': self.sha256, 'uncompressed_sha256': self.uncompressed_sha256}
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+class _Redirects(HTTPRedirectHandler):
+    max_redirections = 10
+
+
+def http_open(url, headers=None, offset=0, timeout=60, what='image'):
+    """(response, status). Follows redirects; asks for bytes from `offset` on when resuming."""
+    hdrs = dict(headers or {})
+    if offset:
+        hdrs['Range'] = 'bytes=%d-' % offset
+    opener = build_opener(_Redirects())
+    try:
+        resp = opener.open(Request(url, headers=hdrs), timeout=timeout)
+    except HTTPError as exc:
+        if exc.code == 416 and offset:
+            return None, 416
+        body = exc.read(300).decode('utf-8', 'replace').strip()
+        raise F.FetchError('%s: %s answered %s %s%s' % (what, url, exc.code, exc.reason, (': ' + body) if body else ''),
+                           status=exc.code, url=url)
+    except URLError as exc:
+        raise F.FetchError('%s: cannot reach %s: %s' % (what, url, exc.reason), url=url)
+    except (OSError, ValueError) as exc:
+        raise F.FetchError('%s: cannot fetch %s: %s' % (what, url, exc), url=url)
+    return resp, resp.status
+
+
+def body_chunks(resp, expected_length, what, url, progress=None):
+    """The body in chunks; a body shorter than its Content-Length is a truncation, not an end."""
+    got = 0
+    while True:
+        try:
+            data = resp.read(F.CHUNK)
+        except (OSError, ValueError) as exc:
+            raise F.FetchError('%s: the download from %s broke off after %d bytes: %s' % (what, url, got, exc),
+                               truncated=True)
+        if not data:
+            break
+        got += len(data)
+        yield data
+    if expected_length is not None and got < expected_length:
+        raise F.FetchError('%s: %s sent %d of its %d bytes and closed the connection: the download was cut short'
+                           % (what, url, got, expected_length), truncated=True)
+
+
+def http_json(url, what, headers=None, timeout=60):
+    resp, _status = http_open(url, headers=headers, timeout=timeout, what=what)
+    try:
+        return json.loads(resp.read().decode('utf-8'))
+    except ValueError as exc:
+        raise F.FetchError('%s: %s is not JSON: %s' % (what, url, exc))
+
+
+# -- sources ---------------------------------------------------------------------------------
+def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
+    """An artifact from a Fedora CoreOS stream name or stream JSON URL."""
+    url = FCOS_STREAM_URL % stream if stream in FCOS_STREAMS else stream
+    data = http_json(url, 'stream %s' % stream)
+    platform, fmt, _disktype = PLATFORMS[provider]
+    if artifact_query:
+        try:
+            import jmespath
+        except ImportError:
+            raise F.FetchError('artifact_query needs the Python library jmespath on the host that runs the task '
+                               '(pip install jmespath)')
+        disk = jmespath.search(artifact_query, data)
+        where = 'artifact_query %r' % artifact_query
+        release = (disk or {}).get('release') if isinstance(disk, dict) else None
+    else:
+        if platform is None:
+            raise F.FetchError('provider %s has no Fedora CoreOS stream artifact; use a machine-os OCI reference' % provider)
+        where = 'architectures.%s.artifacts.%s.formats.%s.disk' % (arch, platform, fmt)
+        art = (((data.get('architectures') or {}).get(arch) or {}).get('artifacts') or {}).get(platform) or {}
+        disk = ((art.get('formats') or {}).get(fmt) or {}).get('disk')
+        release = art.get('release')
+    if not isinstance(disk, dict) or not disk.get('location'):
+        have = sorted(((data.get('architectures') or {}).get(arch) or {}).get('artifacts', {}).keys())
+        raise F.FetchError('stream %s has no %s (platforms there for %s: %s). For a layout this module does not know, '
+                           'give artifact_query' % (url, where, arch, ', '.join(have) or 'none'))
+    location = urljoin(url, disk['location'])
+    base = os.path.basename(urlparse(location).path)
+    candidates = [m.rstrip('/') + '/' + base for m in mirrors] + [location]
+    return Artifact(F.strip_suffix(base), F.compression_of(base), url=location, sha256=disk.get('sha256'),
+                    uncompressed_sha256=disk.get('uncompressed-sha256'), release=release,
+                    source='stream %s' % stream, candidates=candidates)
+
+
+def from_url(url, checksum=None, uncompressed_checksum=None, mirrors=()):
+    base = os.path.basename(urlparse(url).path) or 'image'
+    return Artifact(F.strip_suffix(base), F.compression_of(base), url=url, sha256=checksum,
+                    uncompressed_sha256=uncompressed_checksum, source='url',
+                    candidates=[m.rstrip('/') + '/' + base for m in mirrors] + [url])
+
+
+def from_file(path, checksum=None, uncompressed_checksum=None):
+    if not os.path.isfile(path):
+        raise F.FetchError('source: %s is not a file on the host that runs the task' % path)
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    base = os.path.basename(path)
+    return Artifact(F.strip_suffix(base), F.compression_of(base, head), path=path, sha256=checksum,
+                    uncompressed_sha256=uncompressed_checksum, source='file')
+
+
+_REF = re.compile(r'^docker://(?P<host>[^/]+)/(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$')
+
+
+class Registry(object):
+    """Just enough of the distribution API to read an index, a manifest and a blob."""
+
+    def __init__(self, host, insecure=False, username=None, password=None, timeout=60):
+        self.host = host
+        self.scheme = 'http' if insecure else 'https'
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self._auth = None
+
+    def _url(self, path):
+        return '%s://%s%s' % (self.scheme, self.host, path)
+
+    def _token(self, challenge):
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        if challenge.lower().startswith('basic'):
+            if not self.username:
+                raise F.FetchError('registry %s wants a user name and password: give username and password' % self.host)
+            raw = ('%s:%s' % (self.username, self.password or '')).encode('utf-8')
+            return 'Basic ' + base64.b64encode(raw).decode('ascii')
+        url = params.get('realm', '')
+        query = '&'.join('%s=%s' % (k, params[k]) for k in ('service', 'scope') if params.get(k))
+        headers = {}
+        if self.username:
+            raw = ('%s:%s' % (self.username, self.password or '')).encode('utf-8')
+            headers['Authorization'] = 'Basic ' + base64.b64encode(raw).decode('ascii')
+        data = http_json(url + ('?' + query if query else ''), 'registry token from %s' % url, headers=headers)
+        return 'Bearer ' + (data.get('token') or data.get('access_token') or '')
+
+    def open(self, path, accept=None, offset=0):
+        headers = {}
+        if accept:
+            headers['Accept'] = ', '.join(accept)
+        for attempt in (1, 2):
+            if self._auth:
+                headers['Authorization'] = self._auth
+            try:
+                return http_open(self._url(path), headers=headers, offset=offset, timeout=self.timeout,
+                                 what='registry %s' % self.host)
+            except F.FetchError as exc:
+                status = exc.extra.get('status')
+                if status != 401 or attempt == 2:
+                    if status == 401:
+                        raise F.FetchError('registry %s refused the credentials for %s' % (self.host, path))
+                    raise
+                challenge = self._challenge(path, headers)
+                self._auth = self._token(challenge)
+        raise F.FetchError('unreachable')  # pragma: no cover
+
+    def _challenge(self, path, headers):
+        try:
+            build_opener().open(Request(self._url(path), headers=dict(headers)), timeout=self.timeout)
+        except HTTPError as exc:
+            return exc.headers.get('WWW-Authenticate') or 'Basic realm="registry"'
+        return 'Basic realm="registry"'
+
+    def json(self, path, accept):
+        resp, _status = self.open(path, accept)
+        return json.loads(resp.read().decode('utf-8')), resp.headers.get('Content-Type', '').split(';')[0]
+
+
+def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
+    """The disk artifact of a machine-os index (podman 5's images): the entry whose `disktype`
+    annotation, os and architecture match, then its one titled layer."""
+    m = _REF.match(ref)
+    if not m:
+        raise F.FetchError('source: %r is not docker://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]' % ref)
+    reg = Registry(m.group('host'), insecure=insecure, username=username, password=password)
+    repo, what = m.group('repo'), m.group('digest') or m.group('tag') or 'latest'
+    index, mtype = reg.json('/v2/%s/manifests/%s' % (repo, what), INDEX_TYPES + MANIFEST_TYPES)
+    if mtype not in INDEX_TYPES and 'manifests' not in index:
+        raise F.FetchError('source: %s is a single image, not an index of disk artifacts; give a machine-os '
+                           'reference such as docker://quay.io/podman/machine-os:5.4' % ref)
+    disktype = PLATFORMS[provider][2]
+    chosen = [e for e in index.get('manifests') or []
+              if (e.get('annotations') or {}).get('disktype') == disktype
+              and (e.get('platform') or {}).get('os') == 'linux'
+              and (e.get('platform') or {}).get('architecture') == arch]
+    if not chosen:
+        seen = ['%s/%s' % ((e.get('annotations') or {}).get('disktype', '-'), (e.get('platform') or {}).get('architecture', '-'))
+                for e in index.get('manifests') or []]
+        raise F.FetchError('source: %s has no disk artifact with disktype %s for linux/%s (it has: %s)'
+                           % (ref, disktype, arch, ', '.join(seen) or 'nothing'))
+    manifest, _t = reg.json('/v2/%s/manifests/%s' % (repo, chosen[0]['digest']), MANIFEST_TYPES)
+    layers = manifest.get('layers') or []
+    if len(layers) != 1 or not (layers[0].get('annotations') or {}).get('org.opencontainers.image.title'):
+        raise F.FetchError('source: the %s artifact of %s must have exactly one layer with an '
+                           'org.opencontainers.image.title annotation (it has %d layers)' % (disktype, ref, len(layers)))
+    layer = layers[0]
+    title = os.path.basename(layer['annotations']['org.opencontainers.image.title'])
+    digest = layer['digest'].split(':', 1)[1]
+    art = Artifact(F.strip_suffix(title), F.compression_of(title), url=reg._url('/v2/%s/blobs/%s' % (repo, layer['digest'])),
+                   sha256=digest, release=(index.get('annotations') or {}).get('org.opencontainers.image.version') or what,
+                   source='oci %s' % ref)
+    art.registry = reg
+    art.blob_path = '/v2/%s/blobs/%s' % (repo, layer['digest'])
+    return art
+
+
+# -- the cache -------------------------------------------------------------------------------
+class Cache(object):
+    def __init__(self, folder):
+        self.folder = folder
+        for sub in ('', '.partial', '.locks'):
+            try:
+                os.makedirs(os.path.join(folder, sub), mode=0o755, exist_ok=True)
+            except OSError as exc:
+                raise F.FetchError('cache_dir: cannot create %s: %s' % (folder, exc.strerror))
+
+    def image_path(self, art):
+        return os.path.join(self.folder, '%s-%s' % (art.key(), art.name))
+
+    def record_path(self, image):
+        return image + '.json'
+
+    def record(self, image):
+        try:
+            with open(self.record_path(image)) as f:
+                return json.load(f)
+        except (IOError, OSError, ValueError):
+            return None
+
+    def write_record(self, image, data):
+        tmp = self.record_path(image) + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.rename(tmp, self.record_path(image))
+
+    def hit(self, art, image, verify='record'):
+        """The record of a finished image that matches, or None."""
+        rec = self.record(image)
+        if not rec or not os.path.isfile(image):
+            return None
+        st = os.stat(image)
+        if rec.get('size') != st.st_size or rec.get('mtime_ns') != st.st_mtime_ns:
+            return None
+        if art.sha256 and rec.get('sha256') != art.sha256:
+            return None
+        if art.uncompressed_sha256 and rec.get('uncompressed_sha256') != art.uncompressed_sha256:
+            return None
+        if verify == 'full' and F.file_sha256(image) != rec.get('uncompressed_sha256'):
+            return None
+        return rec
+
+    @contextlib.contextmanager
+    def lock(self, art, timeout=3600):
+        path = os.path.join(self.folder, '.locks', art.key() + '.lock')
+        with open(path, 'w') as f:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except (IOError, OSError) as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.time() > deadline:
+                        raise F.FetchError('another run has been fetching %s for over %d s (lock %s)'
+                                           % (art.name, timeout, path))
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def entries(self):
+        out = []
+        for name in os.listdir(self.folder):
+            if name.endswith('.json') or name.startswith('.'):
+                continue
+            path = os.path.join(self.folder, name)
+            rec = self.record(path)
+            if rec and os.path.isfile(path):
+                out.append((path, rec))
+        return out
+
+    def prune(self, keep_path, older_than_days=None, keep=None, check_mode=False):
+        """Removes finished images by age and count, never `keep_path`. Returns the removed paths."""
+        entries = sorted(self.entries(), key=lambda e: e[1].get('fetched', 0), reverse=True)
+        now = time.time()
+        doomed = []
+        for rank, (path, rec) in enumerate(e for e in entries if e[0] != keep_path):
+            too_old = older_than_days is not None and now - rec.get('fetched', now) > older_than_days * 86400
+            too_many = keep is not None and rank + 1 >= keep
+            if too_old or too_many:
+                doomed.append(path)
+        if not check_mode:
+            for path in doomed:
+                for p in (path, self.record_path(path)):
+                    try:
+                        os.unlink(p)
+                    except OSError:
+                        pass
+        return doomed
+
+
+# -- fetching into the cache -----------------------------------------------------------------
+def _open(art, url, offset):
+    if getattr(art, 'registry', None) is not None:
+        return art.registry.open(art.blob_path, offset=offset)
+    return http_open(url, headers=art.headers, offset=offset, what=art.name)
+
+
+def _length(resp, offset, status):
+    if status == 206:
+        m = re.match(r'bytes (\d+)-(\d+)/(\d+|\*)', resp.headers.get('Content-Range', ''))
+        if not m or int(m.group(1)) != offset:
+            return None
+        return int(m.group(2)) - int(m.group(1)) + 1
+    length = resp.headers.get('Content-Length')
+    return int(length) if length and length.isdigit() else None
+
+
+def _fetch_url(cache, art, url, image, progress):
+    part = os.path.join(cache.folder, '.partial', art.key() + '.download')
+    meta_path = part + '.json'
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except (IOError, OSError, ValueError):
+        meta = {}
+    offset = os.path.getsize(part) if os.path.exists(part) and meta.get('url') == url else 0
+    resp, status = _open(art, url, offset)
+    resumed = False
+    if status == 416:  # everything was received before: only the local bytes are left to process
+        chunks, length, resumed = iter(()), None, True
+    else:
+        length = _length(resp, offset, status)
+        if status == 206 and length is not None:
+            resumed = True
+        else:
+            offset = 0  # the server sent it all again: start over
+        chunks = body_chunks(resp, length, art.name, url)
+    if not resumed:
+        offset = 0
+    if progress is not None:
+        progress.total = (offset + length) if length is not None else None
+    with open(meta_path, 'w') as f:
+        json.dump({'url': url}, f)
+    mode = 'ab' if resumed else 'wb'
+    try:
+        with open(part, mode) as keep:
+            if art.compression == 'zip':
+                for data in chunks:
+                    keep.write(data)
+                    if progress is not None:
+                        progress.add(len(data))
+                keep.flush()
+                sha = F.file_sha256(part)
+                F._check('compressed', art.sha256, sha, art.name)
+                usha, size = F.unzip_to(part, image, art.uncompressed_sha256, art.name)
+            else:
+                sha, usha, size = F.stream_to(chunks, art.compression, image, art.sha256, art.uncompressed_sha256,
+                                              what=art.name, progress=progress,
+                                              resume_bytes=part if resumed and offset else None, keep_compressed=keep)
+    except F.FetchError as exc:
+        if exc.extra.get('mismatch') or exc.extra.get('damaged'):
+            for p in (part, meta_path):
+                if os.path.exists(p):
+                    os.unlink(p)
+        else:
+            exc.extra['resumable_bytes'] = os.path.getsize(part) if os.path.exists(part) else 0
+        raise
+    for p in (part, meta_path):
+        if os.path.exists(p):
+            os.unlink(p)
+    return sha, usha, size, resumed and offset > 0
+
+
+def _fetch_file(art, image, progress):
+    if art.compression == 'zip':
+        sha = F.file_sha256(art.path)
+        F._check('file', art.sha256, sha, art.name)
+        usha, size = F.unzip_to(art.path, image, art.uncompressed_sha256, art.name)
+        return sha, usha, size
+    if progress is not None:
+        progress.total = os.path.getsize(art.path)
+    with open(art.path, 'rb') as f:
+        return F.stream_to(iter(lambda: f.read(F.CHUNK), b''), art.compression, image, art.sha256,
+                           art.uncompressed_sha256, what=art.name, progress=progress)
+
+
+def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lock_timeout=3600):
+    """The image in the cache, fetched only when it is not there. Returns a result dict."""
+    image = cache.image_path(art)
+    rec = cache.hit(art, image, verify)
+    if rec:
+        return {'changed': False, 'path': image, 'record': rec, 'cache_hit': True}
+    if check_mode:
+        return {'changed': True, 'path': image, 'record': None, 'cache_hit': False}
+    with cache.lock(art, lock_timeout):
+        rec = cache.hit(art, image, verify)
+        if rec:  # another run fetched it while this one waited
+            return {'changed': False, 'path': image, 'record': rec, 'cache_hit': True}
+        progress = F.Progress(progress_path) if progress_path else None
+        resumed = False
+        if art.path:
+            sha, usha, size = _fetch_file(art, image, progress)
+            used = art.path
+        else:
+            errors = []
+            for url in art.candidates:
+                try:
+                    sha, usha, size, resumed = _fetch_url(cache, art, url, image, progress)
+                    used = url
+                    break
+                except F.FetchError as exc:
+                    status = exc.extra.get('status')
+                    retry = (status in (404, 500, 502, 503, 504) or exc.extra.get('url')) and not exc.extra.get('mismatch')
+                    errors.append(str(exc))
+                    if not retry or url == art.candidates[-1]:
+                        if len(errors) > 1:
+                            raise F.FetchError('; '.join(errors), **exc.extra)
+                        raise
+        if progress is not None:
+            progress.write('done')
+        st = os.stat(image)
+        rec = {'source': art.source, 'url': used, 'release': art.release, 'sha256': sha, 'uncompressed_sha256': usha,
+               'size': size, 'mtime_ns': st.st_mtime_ns, 'fetched': int(time.time()), 'compression': art.compression}
+        cache.write_record(image, rec)
+    return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False, 'resumed': resumed}
