@@ -188,6 +188,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
 
+# The home of the user running the task, for ~ in a local source and the default cache.
+HOME = os.environ.get('HOME') or os.getcwd()
+
 
 def _digest(value, field):
     if value is None:
@@ -222,7 +225,7 @@ def resolve(p, arch):
                                '(uncompressed_checksum), so a corrupted or tampered download is caught')
         art = M.from_url(src, checksum, uncompressed, mirrors=p['mirrors'])
     else:
-        art = M.from_file(os.path.expanduser(src), checksum, uncompressed)
+        art = M.from_file(os.path.join(HOME, src[2:]) if src.startswith('~/') else src, checksum, uncompressed)
     for field, given, known in (('checksum', checksum, art.sha256), ('uncompressed_checksum', uncompressed,
                                                                      art.uncompressed_sha256)):
         if given and known and given != known:
@@ -258,7 +261,7 @@ def main():
     )
     p = module.params
     arch = p['arch'] or M.fcos_arch(platform.machine())
-    cache_dir = p['cache_dir'] or os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
+    cache_dir = p['cache_dir'] or os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.join(HOME, '.cache'),
                                                'machinist.podman', 'images')
     if p['prune_keep'] is not None and p['prune_keep'] < 1:
         module.fail_json(msg='prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
@@ -273,8 +276,8 @@ def main():
         if p['prune_older_than_days'] is not None or p['prune_keep'] is not None:
             pruned = cache.prune(out['path'], p['prune_older_than_days'], p['prune_keep'], check_mode=module.check_mode)
     except F.FetchError as exc:
-        extra = dict((k, v) for k, v in exc.extra.items() if k in ('expected', 'seen', 'mismatch', 'url', 'status',
-                                                                     'truncated', 'resumable_bytes'))
+        shown = ('expected', 'seen', 'mismatch', 'url', 'status', 'truncated', 'resumable_bytes')
+        extra = dict((k, v) for k, v in exc.extra.items() if k in shown)
         module.fail_json(msg=str(exc), changed=False, source=art.describe() if art else None, **extra)
     rec = out['record'] or {}
     module.exit_json(changed=out['changed'] or bool(pruned), path=out['path'], sha256=rec.get('sha256'),

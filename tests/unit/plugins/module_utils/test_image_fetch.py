@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The streaming pass and the cache of podman_machine_image, on data made here with the real
+compressors (the stdlib's, and the zstd program)."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
+from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
+
+DISK = os.urandom(300000) + b'machinist' * 100000
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def compressed(kind):
+    if kind == 'xz':
+        return lzma.compress(DISK)
+    if kind == 'gz':
+        return gzip.compress(DISK)
+    if kind == 'bz2':
+        return bz2.compress(DISK)
+    if kind == 'zst':
+        if not shutil.which('zstd'):
+            pytest.fail('the zstd program is missing: scripts/setup.sh installs it')
+        return subprocess.run(['zstd', '-q', '-c'], input=DISK, capture_output=True, check=True).stdout
+    return DISK
+
+
+def chunks(data, size=65536):
+    return (data[i:i + size] for i in range(0, len(data), size))
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2', 'zst', 'none'])
+def test_each_compression_streams_to_the_same_disk(kind, tmp_path):
+    data = compressed(kind)
+    target = str(tmp_path / 'disk.qcow2')
+    got = F.stream_to(chunks(data), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(DISK))
+    assert got == (sha(data), sha(DISK), len(DISK))
+    assert open(target, 'rb').read() == DISK
+    assert os.listdir(str(tmp_path)) == ['disk.qcow2']
+
+
+def test_a_wrong_checksum_leaves_nothing(tmp_path):
+    data = compressed('xz')
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'), expected_sha256='0' * 64)
+    assert 'should be %s but is %s' % ('0' * 64, sha(data)) in str(err.value)
+    assert err.value.extra['mismatch'] == 'compressed'
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_cut_stream_is_a_truncation(tmp_path):
+    data = compressed('gz')
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(chunks(data[:len(data) // 2]), 'gz', str(tmp_path / 'disk'))
+    assert err.value.extra.get('truncated') and 'cut short' in str(err.value)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_damaged_data_is_named(tmp_path):
+    data = bytearray(compressed('bz2'))
+    data[200:220] = b'\0' * 20
+    with pytest.raises(F.FetchError, match='the bz2 data is damaged'):
+        F.stream_to(chunks(bytes(data)), 'bz2', str(tmp_path / 'disk'))
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_resuming_feeds_the_kept_bytes_first(tmp_path):
+    data = compressed('xz')
+    part = tmp_path / 'part'
+    part.write_bytes(data[:100000])
+    got = F.stream_to(chunks(data[100000:]), 'xz', str(tmp_path / 'disk'), expected_sha256=sha(data),
+                      resume_bytes=str(part))
+    assert got[1] == sha(DISK)
+
+
+@pytest.mark.parametrize('name, head, kind', [
+    ('a.qcow2.xz', b'', 'xz'), ('a.raw.gz', b'', 'gz'), ('a.vhdx.zip', b'', 'zip'), ('x.zst', b'', 'zst'),
+    ('disk', b'\xfd7zXZ\x00\x00', 'xz'), ('disk', b'\x28\xb5\x2f\xfd', 'zst'), ('disk.qcow2', b'QFI\xfb', 'none'),
+])
+def test_compression_by_suffix_then_magic(name, head, kind):
+    assert F.compression_of(name, head) == kind
+
+
+def test_progress_file(tmp_path):
+    p = F.Progress(str(tmp_path / 'progress.json'), total=200)
+    p.add(100)
+    p.write('downloading')
+    data = json.loads((tmp_path / 'progress.json').read_text())
+    assert data['phase'] == 'downloading' and data['bytes_done'] == 100 and data['percent'] == 50.0
+
+
+def art(name='disk.qcow2', digest=None):
+    return M.Artifact(name, 'xz', url='http://127.0.0.1/%s.xz' % name, sha256=digest or sha(name.encode()))
+
+
+def put(cache, a, fetched):
+    image = cache.image_path(a)
+    with open(image, 'wb') as f:
+        f.write(b'x')
+    st = os.stat(image)
+    cache.write_record(image, {'sha256': a.sha256, 'uncompressed_sha256': sha(b'x'), 'size': 1,
+                               'mtime_ns': st.st_mtime_ns, 'fetched': fetched})
+    return image
+
+
+def test_a_hit_comes_from_the_record_and_verify_full_rehashes(tmp_path):
+    cache = M.Cache(str(tmp_path))
+    a = art()
+    image = put(cache, a, time.time())
+    assert cache.hit(a, image)['size'] == 1
+    assert cache.hit(a, image, verify='full') is not None
+    st = os.stat(image)
+    with open(image, 'wb') as f:
+        f.write(b'y')
+    os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cache.hit(a, image) is not None           # the record cannot see a same-size edit...
+    assert cache.hit(a, image, verify='full') is None  # ...the rehash does
+    assert cache.hit(art(digest='f' * 64), cache.image_path(art(digest='f' * 64))) is None
+
+
+def test_prune_by_count_and_age_never_the_current(tmp_path):
+    cache = M.Cache(str(tmp_path))
+    now = time.time()
+    images = [put(cache, art('d%d' % i), now - i * 86400 * 10) for i in range(4)]
+    assert sorted(cache.prune(images[3], keep=2, check_mode=True)) == sorted(images[1:3])
+    assert os.path.exists(images[1])
+    assert sorted(cache.prune(images[0], older_than_days=15)) == sorted(images[2:])
+    assert not os.path.exists(images[2]) and os.path.exists(images[0])
+
+
+def test_the_lock_waits_and_times_out(tmp_path):
+    cache = M.Cache(str(tmp_path))
+    a = art()
+    with cache.lock(a):
+        other = M.Cache(str(tmp_path))
+        with pytest.raises(F.FetchError, match='another run has been fetching disk.qcow2'):
+            with other.lock(a, timeout=0.5):
+                pass
