@@ -20,6 +20,7 @@ import hashlib
 import json
 import lzma
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +30,8 @@ import zipfile
 import zlib
 
 CHUNK = 1 << 20
+# The largest piece of decompressed output held at once (bounded by the writer's queue too).
+PIECE = 1 << 20
 COMPRESSIONS = ('xz', 'gz', 'bz2', 'zst', 'zip', 'none')
 SUFFIXES = {'.xz': 'xz', '.gz': 'gz', '.bz2': 'bz2', '.zst': 'zst', '.zip': 'zip'}
 MAGIC = ((b'\xfd7zXZ\x00', 'xz'), (b'\x1f\x8b', 'gz'), (b'BZh', 'bz2'), (b'\x28\xb5\x2f\xfd', 'zst'), (b'PK\x03\x04', 'zip'))
@@ -59,82 +62,87 @@ def strip_suffix(name):
 
 
 class _Zstd(object):
-    """zstandard when it is importable, else the zstd program as a streaming filter."""
+    """The zstd program as a streaming filter (Python has no zstd before 3.14). Its output goes
+    straight to the sink (the writer's bounded queue), so a full queue holds zstd back instead of
+    piling output up in memory."""
 
     def __init__(self):
-        try:
-            import zstandard
-            self._obj = zstandard.ZstdDecompressor().decompressobj()
-            self._proc = None
-        except ImportError:
-            self._obj = None
-            zstd = shutil.which('zstd')
-            if not zstd:
-                raise FetchError('this image is zstd-compressed: install the Python package zstandard or the zstd '
-                                 'program on the host that runs the task')
-            self._proc = subprocess.Popen([zstd, '-dc', '-q'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE)
-            self._out = []
-            self._lock = threading.Lock()
-            self._reader = threading.Thread(target=self._read, daemon=True)
-            self._reader.start()
+        zstd = shutil.which('zstd')
+        if not zstd:
+            raise FetchError('this image is zstd-compressed: install the zstd program on the host that runs the task')
+        self._proc = subprocess.Popen([zstd, '-dc', '-q'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+        self._sink = None
+        self._reader = None
         self.eof = False
 
+    def attach(self, sink):
+        self._sink = sink
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
     def _read(self):
-        while True:
-            data = self._proc.stdout.read(CHUNK)
-            if not data:
-                return
-            with self._lock:
-                self._out.append(data)
+        failed = False
+        for piece in iter(lambda: self._proc.stdout.read(PIECE), b''):
+            if not failed:
+                try:
+                    self._sink(piece)
+                except Exception:  # the writer failed and will say so; keep draining so zstd never blocks
+                    failed = True
 
-    def _take(self):
-        with self._lock:
-            out, self._out = b''.join(self._out), []
-        return out
-
-    def feed(self, data):
-        if self._obj is not None:
-            return self._obj.decompress(data)
+    def pieces(self, data):
         try:
             self._proc.stdin.write(data)
         except BrokenPipeError:
-            raise FetchError('zstd stopped reading: %s' % self._proc.stderr.read().decode('utf-8', 'replace').strip())
-        return self._take()
+            raise FetchError('zstd stopped reading: %s' % self._proc.stderr.read().decode('utf-8', 'replace').strip(),
+                             damaged=True)
+        return iter(())
 
     def finish(self):
-        if self._obj is not None:
-            self.eof = getattr(self._obj, 'eof', True)
-            return self._obj.flush() if hasattr(self._obj, 'flush') else b''
-        self._proc.stdin.close()
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
         self._reader.join()
         rc = self._proc.wait()
         err = self._proc.stderr.read().decode('utf-8', 'replace').strip()
         self.eof = rc == 0
-        if rc != 0:
-            raise FetchError('the zstd stream is damaged or cut short: %s' % err)
-        return self._take()
+        if rc != 0 and 'unexpected end of file' not in err.lower() and 'truncated' not in err.lower():
+            raise FetchError('the zstd data is damaged: %s' % err, damaged=True)
+        return b''
 
 
 class _Plain(object):
     eof = True
 
-    def feed(self, data):
-        return data
+    def pieces(self, data):
+        yield data
 
     def finish(self):
         return b''
 
 
 class _Std(object):
+    """lzma and bz2 (max_length and needs_input) and zlib (max_length and unconsumed_tail): the output
+    comes in pieces of at most PIECE bytes, so a sparse disk that compresses 1000:1 cannot turn one
+    input chunk into a gigabyte in memory."""
+
     def __init__(self, obj):
         self._obj = obj
         self.eof = False
 
-    def feed(self, data):
-        if getattr(self._obj, 'eof', False):
-            return b''  # trailing bytes after the stream's end are ignored, as xz and gzip do
-        return self._obj.decompress(data)
+    def pieces(self, data):
+        obj = self._obj
+        if getattr(obj, 'eof', False):
+            return  # trailing bytes after the stream's end are ignored, as xz and gzip do
+        if hasattr(obj, 'needs_input'):
+            yield obj.decompress(data, PIECE)
+            while not obj.eof and not obj.needs_input:
+                yield obj.decompress(b'', PIECE)
+        else:
+            yield obj.decompress(data, PIECE)
+            while obj.unconsumed_tail and not obj.eof:
+                yield obj.decompress(obj.unconsumed_tail, PIECE)
 
     def finish(self):
         self.eof = bool(getattr(self._obj, 'eof', False))
@@ -193,6 +201,45 @@ def _check(kind, expected, seen, what):
                          mismatch=kind)
 
 
+class _Writer(threading.Thread):
+    """Hashes and writes decompressed pieces in a thread of its own, so decompressing and
+    hashing-plus-writing use two cores as `xz -dc | sha256sum` does. The queue is bounded."""
+
+    def __init__(self, out):
+        threading.Thread.__init__(self, daemon=True)
+        self.out = out
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.error = None
+        self.queue = queue.Queue(maxsize=6)
+
+    def run(self):
+        while True:
+            piece = self.queue.get()
+            if piece is None:
+                return
+            if self.error is not None:
+                continue
+            try:
+                self.hash.update(piece)
+                self.out.write(piece)
+                self.size += len(piece)
+            except OSError as exc:
+                self.error = exc
+
+    def put(self, piece):
+        if self.error is not None:
+            raise self.error
+        if piece:
+            self.queue.put(piece)
+
+    def close(self):
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
 def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=None, what='image',
               progress=None, resume_bytes=None, keep_compressed=None):
     """Streams compressed chunks to `target` (atomically). Returns (sha256, uncompressed_sha256, size).
@@ -202,41 +249,45 @@ def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=
     """
     folder = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.tmp-' % os.path.basename(target))
-    hc, hu = hashlib.sha256(), hashlib.sha256()
+    hc = hashlib.sha256()
     dec = decompressor(kind)
-    size = 0
     ok = False
+    writer = None
     try:
         with os.fdopen(fd, 'wb') as out:
+            writer = _Writer(out)
+            writer.start()
+            if hasattr(dec, 'attach'):
+                dec.attach(writer.put)
+
             def take(data, new):
-                nonlocal size
                 hc.update(data)
                 if new and keep_compressed is not None:
                     keep_compressed.write(data)
                 try:
-                    plain = dec.feed(data)
-                except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as exc:
+                    for piece in dec.pieces(data):
+                        writer.put(piece)
+                except (lzma.LZMAError, zlib.error, EOFError, ValueError) as exc:
                     raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
-                if plain:
-                    hu.update(plain)
-                    out.write(plain)
-                    size += len(plain)
+                except OSError as exc:
+                    if kind == 'bz2' and exc.errno is None:  # bz2 reports bad data as a bare OSError
+                        raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
+                    raise
                 if progress is not None:
                     progress.add(len(data))
-            if resume_bytes:
-                with open(resume_bytes, 'rb') as f:
-                    for data in iter(lambda: f.read(CHUNK), b''):
-                        take(data, False)
-            for data in chunks:
-                take(data, True)
             try:
-                tail = dec.finish()
-            except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as exc:
-                raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
-            if tail:
-                hu.update(tail)
-                out.write(tail)
-                size += len(tail)
+                if resume_bytes:
+                    with open(resume_bytes, 'rb') as f:
+                        for data in iter(lambda: f.read(CHUNK), b''):
+                            take(data, False)
+                for data in chunks:
+                    take(data, True)
+                try:
+                    writer.put(dec.finish())
+                except (lzma.LZMAError, zlib.error, EOFError, ValueError) as exc:
+                    raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
+            finally:
+                writer.close()
             if not dec.eof:
                 if expected_sha256 and hc.hexdigest() == expected_sha256:
                     # Every byte the checksum promises arrived: the file itself is incomplete.
@@ -245,7 +296,7 @@ def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=
                 raise FetchError('%s: the %s stream ended before its end marker: the download was cut short'
                                  % (what, kind), truncated=True)
             _check('compressed' if kind != 'none' else 'file', expected_sha256, hc.hexdigest(), what)
-            _check('uncompressed', expected_uncompressed, hu.hexdigest(), what)
+            _check('uncompressed', expected_uncompressed, writer.hash.hexdigest(), what)
             out.flush()
             os.fsync(out.fileno())
         os.rename(tmp, target)
@@ -255,7 +306,7 @@ def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=
     finally:
         if not ok and os.path.exists(tmp):
             os.unlink(tmp)
-    return hc.hexdigest(), hu.hexdigest(), size
+    return hc.hexdigest(), writer.hash.hexdigest(), writer.size
 
 
 def unzip_to(archive, target, expected_uncompressed=None, what='image'):

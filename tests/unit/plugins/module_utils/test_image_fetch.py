@@ -152,3 +152,20 @@ def test_the_lock_waits_and_times_out(tmp_path):
         with pytest.raises(F.FetchError, match='another run has been fetching disk.qcow2'):
             with other.lock(a, timeout=0.5):
                 pass
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2'])
+def test_a_sparse_disk_never_decompresses_into_one_huge_piece(kind):
+    zeros = b'\0' * (64 << 20)
+    data = {'xz': lzma.compress, 'gz': gzip.compress, 'bz2': bz2.compress}[kind](zeros)
+    assert len(data) < 1 << 20  # the whole 64 MiB arrives as one small input chunk
+    dec = F.decompressor(kind)
+    sizes = [len(p) for p in dec.pieces(data)]
+    assert max(sizes) <= F.PIECE and sum(sizes) + len(dec.finish()) == len(zeros)
+
+
+def test_zstd_output_is_bounded_too(tmp_path):
+    zeros = b'\0' * (64 << 20)
+    data = subprocess.run(['zstd', '-q', '-c'], input=zeros, capture_output=True, check=True).stdout
+    got = F.stream_to(iter([data]), 'zst', str(tmp_path / 'disk'), expected_uncompressed=sha(zeros))
+    assert got[2] == len(zeros)
