@@ -32,18 +32,30 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     HTTPConnection = object
 
-PARAMIKO_IMPORT_ERROR = None
-try:
-    import paramiko
-    from paramiko.common import cMSG_CHANNEL_OPEN
-    from paramiko.message import Message
-except ImportError as exc:  # the SSH transport needs paramiko on the host that runs the module
-    paramiko = None
-    PARAMIKO_IMPORT_ERROR = exc
-else:
+# paramiko is imported only when SSH is used: it costs about 150 ms, which a task on a unix
+# socket should not pay.
+paramiko = None
+cMSG_CHANNEL_OPEN = None
+Message = None
+_CheckedHostKeys = None
+
+
+def _load_paramiko(target):
+    global paramiko, cMSG_CHANNEL_OPEN, Message, _CheckedHostKeys
+    if paramiko is not None:
+        return
+    try:
+        import paramiko as _paramiko
+        from paramiko.common import cMSG_CHANNEL_OPEN as _open
+        from paramiko.message import Message as _message
+    except ImportError:
+        raise TransportError('reaching %s needs the Python library paramiko on the host that runs this task: '
+                             'install it (pip install paramiko, or the python3-paramiko package)' % target.describe())
     # paramiko logs refused channels to stderr; the errors raised here say it better.
     logging.getLogger('paramiko').addHandler(logging.NullHandler())
     logging.getLogger('paramiko').propagate = False
+    paramiko, cMSG_CHANNEL_OPEN, Message = _paramiko, _open, _message
+    _CheckedHostKeys = _policy_class(_paramiko)
 
 
 class TransportError(Exception):
@@ -119,8 +131,8 @@ class SSHTarget(object):
         return 'ssh://%s@%s:%d' % (self.user, self.host, self.port)
 
 
-if paramiko is not None:
-    class _CheckedHostKeys(paramiko.MissingHostKeyPolicy):
+def _policy_class(paramiko_module):
+    class CheckedHostKeys(paramiko_module.MissingHostKeyPolicy):
         """Called by paramiko only for a host it has no key for (a changed key fails before)."""
 
         def __init__(self, target):
@@ -146,14 +158,14 @@ if paramiko is not None:
                 f.write('%s %s %s\n' % (hostname, key.get_name(), key.get_base64()))
             self.recorded = '%s %s' % (key.get_name(), fingerprint(key))
 
+    return CheckedHostKeys
+
 
 class SSHSession(object):
     """One authenticated SSH connection; each request gets its own channel on it."""
 
     def __init__(self, target):
-        if paramiko is None:
-            raise TransportError('reaching %s needs the Python library paramiko on the host that runs this task: '
-                                 'install it (pip install paramiko, or the python3-paramiko package)' % target.describe())
+        _load_paramiko(target)
         self.target = target
         self.recorded_host_key = None
         self._client = None

@@ -11,6 +11,7 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 from ansible_collections.machinist.podman.plugins.module_utils import _container_spec as S
+from ansible_collections.machinist.podman.plugins.module_utils._podman_api import APIError
 
 RUNNING = ('running',)
 
@@ -44,10 +45,16 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
         return {'changed': changed[0], 'actions': actions, 'before': before, 'after': {}, 'container': None,
                 'differences': []}
 
-    image_id = _image_id(api, desired['image'], pull, check_mode, do)
-    diffs = S.differences(desired, current, image_id) if current else []
+    if not current and pull == 'missing' and not check_mode:
+        # Nothing to compare the image with: create at once, and pull only if podman lacks the image.
+        _create_pulling(api, desired, do)
+        diffs = []
+    else:
+        image_id = _image_id(api, desired['image'], pull, check_mode, do)
+        diffs = S.differences(desired, current, image_id) if current else []
     if not current:
-        do('create', api.container_create, S.create_body(desired))
+        if 'create' not in actions:
+            do('create', api.container_create, S.create_body(desired))
         current_running = False
     elif diffs or recreate:
         # The new container is made under a temporary name first, so a spec podman refuses leaves
@@ -75,6 +82,20 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
     after['state'] = after_view['state'] if after_view else _predicted_state(state, current, actions)
     return {'changed': changed[0], 'actions': actions, 'before': before, 'after': after, 'container': after_view,
             'differences': [{'field': f, 'before': b, 'after': a} for f, b, a in diffs]}
+
+
+def _create_pulling(api, desired, do):
+    try:
+        api.container_create(S.create_body(desired))
+    except APIError as exc:
+        said = (exc.api_message or '').lower()
+        # Podman 5 answers 404; 4.3 answers 500 "image not known".
+        if not ('image not known' in said or 'no such image' in said or (exc.status == 404 and 'image' in said)):
+            raise ContainerError('%s (done before it: nothing)' % exc)
+        do('pull %s' % desired['image'], api.image_pull, desired['image'], 'missing')
+        do('create', api.container_create, S.create_body(desired))
+        return
+    do('create', lambda: None)
 
 
 def _predicted_state(state, current, actions):

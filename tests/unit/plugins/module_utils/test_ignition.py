@@ -201,7 +201,7 @@ _unit = st.fixed_dictionaries({'name': _names.map(lambda n: n + '.service')},
 _user = st.fixed_dictionaries({'name': _names}, optional={'groups': st.lists(_names, max_size=3), 'uid': st.integers(1000, 60000)})
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files=st.lists(_file, max_size=4), dirs=st.lists(_dir, max_size=3), units=st.lists(_unit, max_size=3),
        users=st.lists(_user, max_size=3), version=st.sampled_from(I.SPECS[2:]))
 def test_any_accepted_input_validates_and_round_trips(files, dirs, units, users, version):
