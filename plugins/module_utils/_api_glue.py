@@ -137,3 +137,22 @@ def open_api(module):
 def api_failure(module, api, error, **extra):
     extra.setdefault('changed', False)
     module.fail_json(msg=str(error), requests=api.requests, api_url=api.endpoint.describe(), **extra)
+
+
+def run_api_task(module, api, converge, own_errors):
+    """Runs converge(), then exits the module with its result: changed, actions, diff, the
+    requests made and where; any failure is reported the same way, with what was done."""
+    from ansible_collections.machinist.podman.plugins.module_utils._podman_api import APIError
+    try:
+        out = converge()
+    except own_errors as exc:
+        api_failure(module, api, exc, changed=getattr(exc, 'changed', False))
+    except (APIError, TransportError) as exc:
+        api_failure(module, api, exc)
+    finally:
+        api.endpoint.close()
+    result = dict((k, v) for k, v in out.items() if k not in ('before', 'after'))
+    result.update(requests=api.requests, api_url=api.endpoint.describe())
+    if module._diff:
+        result['diff'] = {'before': out['before'], 'after': out['after']}
+    module.exit_json(**result)

@@ -189,6 +189,17 @@ def _unit_text(text, field):
     return text
 
 
+def _ownership(entry, item, field):
+    """owner, group and overwrite, the same for files, directories and links."""
+    for key, opt in (('user', 'owner'), ('group', 'group')):
+        owner = _owner(item.get(opt), '%s.%s' % (field, opt))
+        if owner:
+            entry[key] = owner
+    if item.get('overwrite') is not None:
+        entry['overwrite'] = item['overwrite']
+    return entry
+
+
 def _no_repeats(values, field):
     """Ignition refuses a list with the same entry twice."""
     seen = set()
@@ -282,26 +293,13 @@ def build(params):
             entry['append'] = [res]
         else:
             entry['contents'] = res or {'source': 'data:,'}
-        for key in ('user', 'group'):
-            owner = _owner(item.get('owner' if key == 'user' else 'group'), '%s.%s' % (f, 'owner' if key == 'user' else key))
-            if owner:
-                entry[key] = owner
-        if item.get('overwrite') is not None:
-            entry['overwrite'] = item['overwrite']
-        files.append(entry)
+        files.append(_ownership(entry, item, f))
     dirs = []
     for i, item in enumerate(params.get('directories') or []):
         f = 'directories[%d]' % i
         path = _path(item.get('path'), f + '.path')
         claim(path, f)
-        entry = {'path': path, 'mode': _mode(item.get('mode'), f + '.mode', 0o755)}
-        for key, opt in (('user', 'owner'), ('group', 'group')):
-            owner = _owner(item.get(opt), '%s.%s' % (f, opt))
-            if owner:
-                entry[key] = owner
-        if item.get('overwrite') is not None:
-            entry['overwrite'] = item['overwrite']
-        dirs.append(entry)
+        dirs.append(_ownership({'path': path, 'mode': _mode(item.get('mode'), f + '.mode', 0o755)}, item, f))
     links = []
     for i, item in enumerate(params.get('links') or []):
         f = 'links[%d]' % i
@@ -313,12 +311,7 @@ def build(params):
         if item.get('hard'):
             entry['hard'] = True
             _path(item['target'], f + '.target')
-        for key, opt in (('user', 'owner'), ('group', 'group')):
-            owner = _owner(item.get(opt), '%s.%s' % (f, opt))
-            if owner:
-                entry[key] = owner
-        if item.get('overwrite') is not None:
-            entry['overwrite'] = item['overwrite']
+        _ownership(entry, item, f)
         links.append(entry)
     for name, items in (('files', files), ('directories', dirs), ('links', links)):
         if items:

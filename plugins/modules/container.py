@@ -179,13 +179,11 @@ api_url:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.machinist.podman.plugins.module_utils._api_glue import (
-    API_ARGS, API_EXCLUSIVE, API_ONE_OF, api_failure, open_api)
-from ansible_collections.machinist.podman.plugins.module_utils._api_transport import TransportError
+    API_ARGS, API_EXCLUSIVE, API_ONE_OF, open_api, run_api_task)
 from ansible_collections.machinist.podman.plugins.module_utils._container_converge import (
     ContainerError, converge_container)
 from ansible_collections.machinist.podman.plugins.module_utils._container_spec import (
     ContainerSpecError, desired_from_params)
-from ansible_collections.machinist.podman.plugins.module_utils._podman_api import APIError
 
 
 def main():
@@ -218,20 +216,9 @@ def main():
         except ContainerSpecError as exc:
             module.fail_json(msg=str(exc), changed=False)
     api = open_api(module)
-    try:
-        out = converge_container(api, desired, p['name'], p['state'], recreate=p['recreate'], pull=p['pull'],
-                                 stop_timeout=p['stop_timeout'], check_mode=module.check_mode)
-    except ContainerError as exc:
-        api_failure(module, api, exc, changed=exc.changed)
-    except (APIError, TransportError) as exc:
-        api_failure(module, api, exc)
-    finally:
-        api.endpoint.close()
-    result = dict(changed=out['changed'], actions=out['actions'], container=out['container'],
-                  differences=out['differences'], requests=api.requests, api_url=api.endpoint.describe())
-    if module._diff:
-        result['diff'] = {'before': out['before'], 'after': out['after']}
-    module.exit_json(**result)
+    run_api_task(module, api, lambda: converge_container(
+        api, desired, p['name'], p['state'], recreate=p['recreate'], pull=p['pull'], stop_timeout=p['stop_timeout'],
+        check_mode=module.check_mode), ContainerError)
 
 
 if __name__ == '__main__':

@@ -125,11 +125,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.machinist.podman.plugins.module_utils._api_glue import (
-    API_ARGS, API_EXCLUSIVE, API_ONE_OF, api_failure, open_api)
-from ansible_collections.machinist.podman.plugins.module_utils._api_transport import TransportError
+    API_ARGS, API_EXCLUSIVE, API_ONE_OF, open_api, run_api_task)
 from ansible_collections.machinist.podman.plugins.module_utils._container_image import (
     ImageError, archive_image, converge_image)
-from ansible_collections.machinist.podman.plugins.module_utils._podman_api import APIError, registry_auth_header
+from ansible_collections.machinist.podman.plugins.module_utils._podman_api import registry_auth_header
 
 
 def main():
@@ -157,21 +156,9 @@ def main():
             module.fail_json(msg=str(exc), changed=False)
     auth = registry_auth_header(p['username'], p['password']) if p['username'] else None
     api = open_api(module)
-    try:
-        out = converge_image(api, p['name'], p['state'], load_path=p['load_path'], pull=p['pull'], auth=auth,
-                             tls_verify=p['tls_verify'], force=p['force'], check_mode=module.check_mode,
-                             pull_timeout=max(p['api_timeout'], 600))
-    except ImageError as exc:
-        api_failure(module, api, exc, changed=exc.changed)
-    except (APIError, TransportError) as exc:
-        api_failure(module, api, exc)
-    finally:
-        api.endpoint.close()
-    result = dict(changed=out['changed'], actions=out['actions'], image=out['image'], requests=api.requests,
-                  api_url=api.endpoint.describe())
-    if module._diff:
-        result['diff'] = {'before': out['before'], 'after': out['after']}
-    module.exit_json(**result)
+    run_api_task(module, api, lambda: converge_image(
+        api, p['name'], p['state'], load_path=p['load_path'], pull=p['pull'], auth=auth, tls_verify=p['tls_verify'],
+        force=p['force'], check_mode=module.check_mode, pull_timeout=max(p['api_timeout'], 600)), ImageError)
 
 
 if __name__ == '__main__':
