@@ -280,10 +280,13 @@ class Converger(object):
 
     def _start_failed(self, res, action, name):
         if res.timed_out:
+            # The runner killed the start and its VM; podman still marks the machine as starting,
+            # which would block the next start of any machine. Its own stop clears that.
+            stop = self.runner.run(cmds.stop_argv(name), env=action['env'], timeout=120)
             hint = self._console_hint(name, action['env'])
             raise MachineError('machine %s did not become ready within timeout=%ss, so the start was stopped. %s Raise '
                                'timeout on slow hosts (software emulation needs minutes).'
-                               % (name, self.start_timeout, hint), res)
+                               % (name, self.start_timeout, hint), res, stop=stop.as_dict())
         err = E.classify(res)
         if err.condition == E.ALREADY_RUNNING:
             return  # started meanwhile: the desired state holds

@@ -180,10 +180,14 @@ def test_stale_starting_is_stopped_and_started_again(tmp_path, monkeypatch):
 def test_start_timeout_points_at_the_console_log(tmp_path, monkeypatch):
     monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
     c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
-                                 (['machine', 'start'], CommandResult([], -9, '', '', 5, timed_out=True))], tmp_path)
+                                 (['machine', 'start'], CommandResult([], -9, '', '', 5, timed_out=True)),
+                                 (['machine', 'stop'], 'stop_stopped')], tmp_path)
     with pytest.raises(MachineError, match=r'did not become ready within timeout=5s.*Its console log is '
-                                           r'/var/tmp/machinist/run-sid/podman/rec-a.log'):
+                                           r'/var/tmp/machinist/run-sid/podman/rec-a.log') as err:
         Converger(c, start_timeout=5).converge(desired_from_params({'name': 'rec-a'}), 'started')
+    # podman still marks a killed start as starting, which blocks every next start: its stop clears it.
+    assert [cmd[2] for cmd in runner.commands()][:3] == ['inspect', 'start', 'stop']
+    assert err.value.extra['stop']['argv'][-2:] == ['stop', 'rec-a']
 
 
 def test_root_is_refused_with_advice(tmp_path, monkeypatch):
