@@ -105,11 +105,8 @@ def endpoint_for_machine(params, facts):
 
 def machine_facts(module, name):
     """`podman machine inspect NAME` through the machine modules' own client."""
-    import platform
-    from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineClient
-    from ansible_collections.machinist.podman.plugins.module_utils._module_glue import make_runner, make_store
-    runner = make_runner(module)
-    client = MachineClient(runner, make_store(runner), {'os': platform.system().lower(), 'arch': platform.machine()})
+    from ansible_collections.machinist.podman.plugins.module_utils._module_glue import make_client, make_runner
+    client = make_client(make_runner(module))
     facts = client.inspect([name]).get(name)
     if facts is None:
         raise TransportError('machine=%s: no such machine (podman machine inspect does not know it). Create it with '

@@ -10,6 +10,7 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 import os
+import platform
 
 from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
@@ -35,6 +36,12 @@ def make_runner(module):
 
 def make_store(runner):
     return StateStore(executable=runner.executable)
+
+
+def make_client(runner):
+    """The machine client every module uses: this host's OS and architecture, the state store."""
+    from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineClient
+    return MachineClient(runner, make_store(runner), {'os': platform.system().lower(), 'arch': platform.machine()})
 
 
 def fail(module, runner, error):

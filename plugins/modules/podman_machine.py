@@ -232,15 +232,14 @@ commands:
 """
 
 import os
-import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import (
-    Converger, MachineClient, MachineError)
+    Converger, MachineError)
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import SpecError, desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._module_glue import (
-    COMMON_ARGS, fail, make_runner, make_store)
+    COMMON_ARGS, fail, make_client, make_runner)
 
 
 def main():
@@ -270,7 +269,7 @@ def main():
         desired = desired_from_params(module.params)
         if module.params['timeout'] <= 0:
             raise SpecError('timeout must be a positive number of seconds')
-        client = MachineClient(runner, make_store(runner), {'os': platform.system().lower(), 'arch': platform.machine()})
+        client = make_client(runner)
         converger = Converger(client, check_mode=module.check_mode, start_timeout=module.params['timeout'],
                               path_exists=os.path.exists)
         result = converger.converge(desired, module.params['state'], recreate=module.params['recreate'])

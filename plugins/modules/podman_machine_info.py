@@ -73,14 +73,13 @@ commands:
   elements: list
 """
 
-import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineClient, MachineError
+from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineError
 from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
 from ansible_collections.machinist.podman.plugins.module_utils._module_glue import (
-    COMMON_ARGS, fail, make_runner, make_store)
+    COMMON_ARGS, fail, make_client, make_runner)
 
 
 def main():
@@ -91,7 +90,7 @@ def main():
     argument_spec.update(COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     runner = make_runner(module)
-    client = MachineClient(runner, make_store(runner), {'os': platform.system().lower(), 'arch': platform.machine()})
+    client = make_client(runner)
     try:
         machines, warnings = gather(client, module.params['name'], module.params['provider'],
                                     module.params['all_providers'])
