@@ -138,9 +138,8 @@ def plan(desired, current, owned, state, exclusive=False, owner_of=None):
         if have is not None and _same(have, d):
             record.add(key(d))
             continue
-        blockers = [c for c in current if _binds_overlap(c, d) and not (key(c) in owned and key(c) not in wanted)
-                    and not (key(c) == key(d) and key(c) in owned)]
-        others = [c for c in blockers if key(c) not in owned]
+        # Our own overlapping forwards are replaced below; anyone else's is a clash.
+        others = [c for c in current if _binds_overlap(c, d) and key(c) not in owned]
         if others:
             for c in others:
                 clashes.append('host %s %s: this task wants it forwarded to %s, but gvproxy already forwards %s to %s for '
