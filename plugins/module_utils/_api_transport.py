@@ -306,6 +306,25 @@ class Endpoint(object):
         host, port = self.remote_tcp
         return ChannelHTTPConnection(lambda: self.session.open_tcp(host, port), host=host, timeout=timeout)
 
+    def request(self, method, path, body=None, headers=None, timeout=None, service='the service'):
+        """(status, lower-cased headers, body bytes) of one request; any failure is a TransportError
+        that names the service, the endpoint and the request."""
+        conn = self.connection(timeout=timeout)
+        where = '%s at %s' % (service, self.describe())
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), resp.read()
+        except TransportError:
+            raise
+        except (IOError, OSError, EOFError) as exc:
+            raise TransportError('lost the connection to %s during %s %s: %s' % (where, method, path.split('?')[0], exc))
+        except Exception as exc:  # http.client's errors (BadStatusLine, RemoteDisconnected...)
+            raise TransportError('%s gave no HTTP answer to %s %s: %s (%s)'
+                                 % (where, method, path.split('?')[0], exc, type(exc).__name__))
+        finally:
+            conn.close()
+
     def close(self):
         if self.session is not None:
             self.session.close()

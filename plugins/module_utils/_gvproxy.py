@@ -23,6 +23,8 @@ import os
 import re
 import shlex
 
+from ansible_collections.machinist.podman.plugins.module_utils._api_transport import TransportError
+
 GUEST_IP = '192.168.127.2'
 GATEWAY = ('192.168.127.1', 80)
 PROTOCOLS = ('tcp', 'udp', 'unix')
@@ -169,18 +171,15 @@ class Forwarder(object):
         self.requests = []
 
     def _call(self, method, path, body=None):
-        conn = self.endpoint.connection(timeout=self.timeout)
+        data = json.dumps(body).encode('utf-8') if body is not None else None
         try:
-            data = json.dumps(body).encode('utf-8') if body is not None else None
-            conn.request(method, path, body=data, headers={'Content-Type': 'application/json'} if data else {})
-            resp = conn.getresponse()
-            status, text = resp.status, resp.read().decode('utf-8', 'replace').strip()
-        except (IOError, OSError, EOFError) as exc:
-            raise ForwardError('gvproxy at %s did not answer %s %s: %s' % (self.endpoint.describe(), method, path, exc))
-        finally:
-            conn.close()
+            status, _headers, text = self.endpoint.request(method, path, body=data, timeout=self.timeout,
+                                                           service='gvproxy',
+                                                           headers={'Content-Type': 'application/json'} if data else {})
+        except TransportError as exc:
+            raise ForwardError(str(exc))  # a ForwardError, so a change cut half-way still saves its record
         self.requests.append({'method': method, 'path': path, 'status': status})
-        return status, text
+        return status, text.decode('utf-8', 'replace').strip()
 
     def list(self):
         status, text = self._call('GET', '/services/forwarder/all')

@@ -89,22 +89,8 @@ class PodmanAPI(object):
 
     # -- plumbing ------------------------------------------------------------------------
     def _send(self, method, path, body=None, headers=None, timeout=None):
-        conn = self.endpoint.connection(timeout=timeout or self.timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            data = resp.read()
-            status, resp_headers = resp.status, dict((k.lower(), v) for k, v in resp.getheaders())
-        except TransportError:
-            raise
-        except (IOError, OSError, EOFError) as exc:
-            raise TransportError('lost the connection to the podman API at %s during %s %s: %s'
-                                 % (self.endpoint.describe(), method, path.split('?')[0], exc))
-        except Exception as exc:  # http.client's errors (BadStatusLine, RemoteDisconnected...)
-            raise TransportError('the podman API at %s gave no HTTP answer to %s %s: %s (%s)'
-                                 % (self.endpoint.describe(), method, path.split('?')[0], exc, type(exc).__name__))
-        finally:
-            conn.close()
+        status, resp_headers, data = self.endpoint.request(method, path, body=body, headers=headers,
+                                                           timeout=timeout or self.timeout, service='the podman API')
         self.requests.append({'method': method, 'path': path.split('?')[0], 'status': status})
         return status, resp_headers, data
 
