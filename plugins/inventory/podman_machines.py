@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: podman_machines
+short_description: This host's Podman machines as Ansible hosts, reached over SSH
+version_added: 0.1.0
+description:
+  - Lists the Podman machines of the user running Ansible (one C(podman machine list) and one C(podman machine inspect)
+    per provider, the same facts as M(machinist.podman.podman_machine_info)) and makes each an Ansible host that
+    the C(ssh) connection reaches at C(127.0.0.1) on the machine's SSH port, as the machine's user, with its key.
+  - So a play can target a machine's own OS, and a role author can point Molecule at a machine.
+  - "Host keys are checked: C(ansible_ssh_common_args) points OpenSSH at the collection's own known_hosts file
+    (the one the API modules use), with C(StrictHostKeyChecking=accept-new). A machine's first key is recorded;
+    a changed key is refused. M(machinist.podman.podman_machine) forgets a machine's key when it removes or
+    creates the machine, so a new machine on a reused port is not refused."
+  - "Groups: C(podman_machines) (all), C(podman_machines_<provider>), C(podman_machines_<state>) (running, stopped,
+    ...), C(podman_machines_rootful) and C(podman_machines_rootless); more with O(keyed_groups) and O(groups)."
+  - "Host variables: the C(ansible_*) connection variables and C(podman_machine), the machine's facts."
+  - The file must be named C(*.podman_machines.yml) or C(*.podman_machines.yaml).
+author:
+  - machinist.podman contributors (@machinist-podman)
+extends_documentation_fragment:
+  - constructed
+options:
+  plugin:
+    description: The name of this plugin.
+    type: str
+    required: true
+    choices: [machinist.podman.podman_machines]
+  executable:
+    description: The podman program, a name on E(PATH) or a path.
+    type: str
+    default: podman
+  provider:
+    description: The provider whose machines to list; unset means podman's default.
+    type: str
+    choices: [qemu, applehv, libkrun, wsl, hyperv]
+  all_providers:
+    description: List the machines of every provider (Podman 5.3 to 5.x).
+    type: bool
+    default: false
+  names:
+    description: Machine names or shell-style patterns; unset lists every machine.
+    type: list
+    elements: str
+  running_only:
+    description: Only machines that are running (the others cannot be reached).
+    type: bool
+    default: false
+  root:
+    description:
+      - Connect as C(root) rather than the machine's user. Podman puts the machine's key in root's
+        C(authorized_keys) too.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+# machines.podman_machines.yml
+plugin: machinist.podman.podman_machines
+running_only: true
+keyed_groups:
+  - key: podman_machine.podman_version
+    prefix: podman
+
+# ansible-inventory -i machines.podman_machines.yml --graph
+# ansible -i machines.podman_machines.yml podman_machines_running -m ansible.builtin.raw -a 'uname -m'
+"""
+
+import os
+import platform
+import re
+import shlex
+
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.common.process import get_bin_path
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+
+from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineClient, MachineError
+from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
+from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
+from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+
+
+def _group_part(text):
+    return re.sub(r'[^A-Za-z0-9_]', '_', str(text or 'unknown'))
+
+
+def connection_vars(facts, known_hosts, as_root=False):
+    """The ansible_* variables that reach a machine over SSH, with its host key checked."""
+    ssh = facts.get('ssh') or {}
+    if not ssh.get('port'):
+        return {}
+    return {
+        'ansible_connection': 'ssh',
+        'ansible_host': '127.0.0.1',
+        'ansible_port': ssh['port'],
+        'ansible_user': 'root' if as_root else (ssh.get('user') or 'core'),
+        'ansible_ssh_private_key_file': ssh.get('identity_path'),
+        'ansible_ssh_common_args': ' '.join([
+            '-o', shlex.quote('UserKnownHostsFile=%s' % known_hosts),
+            '-o', 'StrictHostKeyChecking=accept-new',
+            '-o', 'IdentitiesOnly=yes',
+        ]),
+    }
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
+    NAME = 'machinist.podman.podman_machines'
+
+    def verify_file(self, path):
+        return super(InventoryModule, self).verify_file(path) and \
+            path.endswith(('.podman_machines.yml', '.podman_machines.yaml'))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        executable = self.get_option('executable')
+        found = executable if os.path.isabs(executable) else None
+        if found is None:
+            try:
+                found = get_bin_path(executable)
+            except ValueError:
+                found = None
+        if not found or not os.access(found, os.X_OK):
+            raise AnsibleParserError('executable=%s: no such program (looked for it as given and on PATH). Install '
+                                     'podman, or give the full path of the podman program in executable' % executable)
+        runner = LocalRunner(found)
+        store = StateStore(executable=found)
+        client = MachineClient(runner, store, {'os': platform.system().lower(), 'arch': platform.machine()})
+        try:
+            machines, warnings = gather(client, self.get_option('names'), self.get_option('provider'),
+                                        self.get_option('all_providers'))
+        except MachineError as e:
+            raise AnsibleParserError('podman machine: %s' % e)
+        for w in warnings:
+            self.display.warning(w)
+        strict = self.get_option('strict')
+        top = self.inventory.add_group('podman_machines')
+        for facts in machines:
+            if self.get_option('running_only') and facts.get('state') != 'running':
+                continue
+            name = facts['name']
+            self.inventory.add_host(name, group=top)
+            facts = client.describe(facts)
+            for key, value in connection_vars(facts, store.known_hosts(), self.get_option('root')).items():
+                self.inventory.set_variable(name, key, value)
+            self.inventory.set_variable(name, 'podman_machine', facts)
+            for part in ('provider_' + _group_part(facts.get('provider')), _group_part(facts.get('state')),
+                         'rootful' if facts.get('rootful') else 'rootless'):
+                group = self.inventory.add_group('podman_machines_' + part.replace('provider_', ''))
+                self.inventory.add_child(group, name)
+            hostvars = self.inventory.get_host(name).get_vars()
+            self._set_composite_vars(self.get_option('compose'), hostvars, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option('groups'), hostvars, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option('keyed_groups'), hostvars, name, strict=strict)
