@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The machine OS decisions, from recorded probe and rpm-ostree outputs (tests/unit/fixtures/machine-os)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils import _machine_os as MO
+
+FIX = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'machine-os')
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name)) as f:
+        return f.read()
+
+
+FCOS_OS_RELEASE = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=41\nVARIANT_ID=coreos\n'
+
+
+def fcos(status_fixture, rpm=None):
+    return MO.MachineOS(MO.parse_os_release(FCOS_OS_RELEASE), 'x86_64',
+                        MO.parse_rpm_ostree_status(fixture(status_fixture)), {}, rpm or {})
+
+
+def test_probe_debian_12_recorded():
+    m = MO.parse_probe(fixture('probe-debian-12.txt'))
+    assert m.id == 'debian' and m.os_release['VERSION_ID'] == '12' and m.arch == 'x86_64'
+    assert m.ostree is None
+    assert m.present(['qemu-user-static', 'podman'], 'apt') == ['podman']
+    assert MO.choose_method(m, 4, 'qemu') == 'apt'
+
+
+def test_probe_debian_13_recorded():
+    m = MO.parse_probe(fixture('probe-debian-13.txt'))
+    assert m.os_release['VERSION_CODENAME'] == 'trixie'
+    assert MO.choose_method(m, 5, 'qemu') == 'apt'
+    steps = MO.plan(m, ['qemu-user-static', 'podman'], 'apt', 5, 4)
+    assert [s['action'] for s in steps] == ['install']
+    assert 'apt-get install -y -q --no-install-recommends qemu-user-static\n' in steps[0]['script']
+    assert 'podman' not in steps[0]['script'].split('recommends')[1].split('\n')[0]
+    assert not any(s['restarts'] for s in steps)
+
+
+def test_probe_that_did_not_finish_is_an_error():
+    text = fixture('probe-debian-12.txt').replace('@@machinist end', '')
+    with pytest.raises(MO.MachineOSError, match='did not finish'):
+        MO.parse_probe(text)
+
+
+def test_probe_script_runs_and_parses_here():
+    """The script itself, under the real sh of this host: it must finish and name this OS."""
+    out = subprocess.run(['sh', '-c', MO.probe_script(['surely-not-a-package-xyz'])], capture_output=True,
+                         text=True, check=True).stdout
+    m = MO.parse_probe(out)
+    assert m.id
+    assert m.present(['surely-not-a-package-xyz'], 'apt') == []
+
+
+def test_image_based_fcos_under_podman_5_uses_os_apply():
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json')
+    assert m.ostree.pending is None
+    assert m.ostree.base_image == ('quay.io/fedora/fedora-coreos@sha256:'
+                                   'c4a15145a232d882ccf2ed32d22c06c01a7cf62317eb966a98340ae4bd56dfa6')
+    assert MO.choose_method(m, 5, 'applehv') == 'os_apply'
+    steps = MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4)
+    assert [s['action'] for s in steps] == ['build', 'os_apply']
+    assert steps[0]['image'].startswith('localhost/machinist-machine-os:')
+    assert 'FROM quay.io/fedora/fedora-coreos@sha256:c4a1' in steps[0]['script']
+    assert steps[1]['argv'] == ['os', 'apply', '--restart', steps[0]['image']]
+    assert steps[1]['restarts']
+
+
+def test_derived_tag_follows_content():
+    a = MO.derived_tag(MO.derived_containerfile('quay.io/podman/machine-os:5.4', ['qemu-user-static']))
+    b = MO.derived_tag(MO.derived_containerfile('quay.io/podman/machine-os:5.4', ['qemu-user-static']))
+    c = MO.derived_tag(MO.derived_containerfile('quay.io/podman/machine-os:5.5', ['qemu-user-static']))
+    assert a == b != c
+
+
+def test_image_based_fcos_under_podman_4_layers():
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json')
+    assert MO.choose_method(m, 4, 'qemu') == 'rpm_ostree'
+    steps = MO.plan(m, ['qemu-user-static'], 'rpm_ostree', 4, 9)
+    assert [s['action'] for s in steps] == ['install', 'restart']
+    assert 'rpm-ostree install --idempotent --allow-inactive -y qemu-user-static' in steps[0]['script']
+
+
+def test_ostree_origin_refuses_os_apply_on_podman_4():
+    m = fcos('fcos-31.20200505.3.0-staged.json')
+    assert m.ostree.image_reference is None
+    with pytest.raises(MO.MachineOSError, match='method=os_apply: .*use method=rpm_ostree'):
+        MO.choose_method(m, 4, 'qemu', 'os_apply')
+
+
+def test_staged_deployment_is_pending():
+    m = fcos('fcos-31.20200505.3.0-staged.json')
+    assert m.ostree.pending is not None
+    assert m.ostree.version == '31.20200505.3.0'
+    assert m.facts()['ostree']['pending_deployment'] is True
+
+
+def test_pending_deployment_with_the_packages_is_booted_not_made_again():
+    m = fcos('fcos-31.20200505.3.0-staged.json', rpm={'qemu-user-static': 'not-installed'})
+    m.ostree.pending['requested-packages'] = ['qemu-user-static']
+    steps = MO.plan(m, ['qemu-user-static'], 'rpm_ostree', 4, 9)
+    assert [s['action'] for s in steps] == ['restart']
+
+
+def test_packages_already_in_the_image_change_nothing():
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json', rpm={'qemu-user-static': 'installed'})
+    assert MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4) == []
+
+
+def test_os_apply_needs_a_registry_base():
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json')
+    m.ostree.booted['container-image-reference'] = 'ostree-unverified-image:oci:/var/tmp/podman-os-apply123'
+    with pytest.raises(MO.MachineOSError, match='base_image: '):
+        MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4)
+    steps = MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4, base_image='quay.io/podman/machine-os:5.4')
+    assert 'FROM quay.io/podman/machine-os:5.4' in steps[0]['script']
+
+
+@pytest.mark.parametrize('ref,base', [
+    ('ostree-unverified-registry:quay.io/podman/machine-os:5.4', 'quay.io/podman/machine-os:5.4'),
+    ('ostree-unverified-image:docker://quay.io/podman/machine-os:5.6', 'quay.io/podman/machine-os:5.6'),
+    ('ostree-remote-image:fedora:registry:quay.io/fedora/fedora-coreos:stable', 'quay.io/fedora/fedora-coreos:stable'),
+    ('ostree-unverified-image:oci:/tmp/x', None),
+])
+def test_base_image_from_reference(ref, base):
+    assert MO.OstreeState({'container-image-reference': ref}, None).base_image == base
+
+
+def test_upgrade_by_version():
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json')
+    assert MO.upgrade_step('os_apply', 6, 0, m) == ('host', ['os', 'upgrade', '--restart'])
+    assert MO.upgrade_step('os_apply', 5, 6, m) == ('host', ['os', 'apply', '--restart', 'quay.io/podman/machine-os:5.6'])
+    m.ostree.booted['container-image-reference'] = 'ostree-unverified-registry:quay.io/podman/machine-os:5.6'
+    assert MO.upgrade_step('os_apply', 5, 6, m)[0] == 'guest'
+    assert 'rpm-ostree upgrade --unchanged-exit-77' in MO.upgrade_step('rpm_ostree', 4, 9, m)[1]
+
+
+def test_upgrade_output_says_whether_anything_changed():
+    assert not MO.upgrade_changed('apt', 'Reading package lists...\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n')
+    assert MO.upgrade_changed('apt', '2 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n')
+    assert not MO.upgrade_changed('dnf', 'Dependencies resolved.\nNothing to do.\nComplete!\n')
+
+
+def test_wsl_fedora_uses_dnf():
+    m = MO.MachineOS(MO.parse_os_release('ID=fedora\nVERSION_ID=42\n'), 'x86_64', None, {}, {})
+    assert MO.choose_method(m, 5, 'wsl') == 'dnf'
+    with pytest.raises(MO.MachineOSError, match='method=rpm_ostree: the machine OS \\(fedora\\) is not rpm-ostree'):
+        MO.choose_method(m, 5, 'wsl', 'rpm_ostree')
+
+
+def test_unknown_os_names_the_way_out():
+    m = MO.MachineOS(MO.parse_os_release('ID=alpine\n'), 'x86_64', None, {}, {})
+    with pytest.raises(MO.MachineOSError, match="'alpine'.*Set method"):
+        MO.choose_method(m, 5, 'qemu')
+
+
+@pytest.mark.parametrize('bad', ['qemu user', 'pkg;reboot', '$(id)', '', '../x', '-y'])
+def test_package_names_are_checked(bad):
+    with pytest.raises(MO.MachineOSError, match='packages: '):
+        MO.check_packages(['ok', bad])
+
+
+def test_ssh_argv_survives_the_guest_shell():
+    """What podman machine ssh hands to the guest's shell, run by a real sh here."""
+    script = 'echo "a b"; echo \'$HOME\'; printf "%s\\n" "it\'s"'
+    argv = MO.ssh_argv('m', script)
+    assert argv[:3] == ['machine', 'ssh', 'm']
+    out = subprocess.run(['sh', '-c', argv[3]], capture_output=True, text=True, check=True).stdout
+    assert out == 'a b\n$HOME\nit\'s\n'
+
+
+def test_build_script_writes_the_containerfile_verbatim(tmp_path):
+    containerfile = MO.derived_containerfile('quay.io/podman/machine-os:5.4', ['qemu-user-static'])
+    script = MO.build_script(containerfile, 'localhost/x:1').replace(
+        'podman build -q -t', 'cp "$d/Containerfile" %s; : ' % (tmp_path / 'seen'))
+    subprocess.run(['sh', '-c', script], check=True)
+    assert (tmp_path / 'seen').read_text() == containerfile
