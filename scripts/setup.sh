@@ -87,6 +87,8 @@ for suite in bookworm trixie; do
     in_background "image $suite" bash -c 'bash "$1" "$2" >/dev/null' _ "$repo/scripts/machine-image/build.sh" "$suite"
 done
 wait_for_jobs || die "building the root filesystems or the machine images failed"
+log "qemu-user-static for the guests and an arm64 root filesystem (the end-to-end suite's foreign-arch story); cached"
+bash "$repo/scripts/lib/foreign-arch.sh" >/dev/null
 install -m 0755 -o root -g root "$repo/scripts/lib/enter-rootfs" "$MACHINIST_BIN/enter-rootfs"
 for suite in $MACHINIST_SUITES; do install -m 0755 "$repo/scripts/lib/podman-rootfs" "$MACHINIST_BIN/podman-$suite"; done
 log "what a real machine start needs (test and offline harness, not something the collection does to a laptop)"

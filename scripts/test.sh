@@ -101,6 +101,25 @@ api() {
     return $rc
 }
 
+# The machine and machine_os roles in a booted machine: qemu-user-static from a loopback apt
+# repository (scripts/lib/foreign-arch.sh), then an arm64 container. The guest reaches the host's
+# loopback at 192.168.127.254 through gvproxy.
+roles_e2e() {
+    local label=$1 exe=podman suite=bookworm port=18770 pid rc=0
+    [ "$label" = host ] || { exe=$MACHINIST_BIN/podman-$label; suite=trixie; }
+    local fa
+    fa=$(bash "$repo/scripts/lib/foreign-arch.sh" | tail -1) || return 1
+    stop_running "$label"
+    python3 -m http.server --bind 127.0.0.1 --directory "$fa/apt" "$port" >"$MACHINIST_SHARE/logs/apt-server.log" 2>&1 &
+    pid=$!
+    (cd "$collection/extensions" && as_user env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+        MACHINIST_PODMAN="$exe" MACHINIST_MACHINE_IMAGE="$MACHINIST_CACHE/images/podman-machine-$suite.x86_64.qcow2" \
+        MACHINIST_FOREIGN_APT="http://192.168.127.254:$port/$suite" \
+        MACHINIST_FOREIGN_ROOTFS="$fa/busybox-arm64-rootfs.tar" molecule test -s machine) || rc=$?
+    kill "$pid" 2>/dev/null || true
+    return $rc
+}
+
 for s in $suites; do
     case $s in
         build) suite "build and install the collection tarball" build ;;
@@ -108,7 +127,9 @@ for s in $suites; do
         sanity) suite "ansible-test sanity" sanity ;;
         integration)
             for p in $PODMANS; do
-                suite "integration against podman $p" integration "$p" podman_machine podman_machine_info ignition_config
+                # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
+                suite "integration against podman $p" integration "$p" podman_machine podman_machine_info ignition_config \
+                    $([ "$p" = host ] && echo playbooks)
             done ;;
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image ;;
@@ -117,7 +138,10 @@ for s in $suites; do
             for p in ${E2E_PODMANS:-host trixie}; do
                 stop_running "$p"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
-            done ;;
+            done
+            if [[ " ${E2E_PODMANS:-host trixie} " == *" host "* ]]; then
+                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman host)" roles_e2e host
+            fi ;;
         *) die "unknown suite $s (build, unit, sanity, integration, api, images, e2e)" ;;
     esac
 done
