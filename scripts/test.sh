@@ -39,7 +39,17 @@ suite() {
 }
 
 build() {
-    install_collection "$repo" "$work" "$work/collections"
+    install_collection "$repo" "$work" "$work/collections" || return 1
+    # The execution environment's definition must give ansible-builder a build context (no image is
+    # built here: there is no container engine for it).
+    local ctx=$work/ee-context
+    rm -rf "$ctx"
+    as_user "$MACHINIST_VENV/bin/ansible-builder" create -f "$collection/execution-environment/execution-environment.yml" \
+        -c "$ctx" >/dev/null || return 1
+    grep -q 'ansible-galaxy collection install' "$ctx/Containerfile" &&
+        grep -q 'machinist.podman' "$ctx/_build/requirements.yml" &&
+        grep -q 'ansible-core==2.19.14' "$ctx/Containerfile" ||
+        { echo "the execution environment's build context lacks the collection install or ansible-core"; return 1; }
 }
 
 unit() {
@@ -52,7 +62,11 @@ sanity() {
     # No ignore file: every sanity test must pass as it is. ansible-test installs each test's pinned
     # tools into its own virtual environments under the test user's home, and keeps them there.
     [ ! -e "$collection/tests/sanity" ] || { echo "tests/sanity/ must not exist: no ignore entries"; return 1; }
-    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no)
+    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no) || return 1
+    # Roles, playbooks and Molecule scenarios with ansible-lint's production profile (.ansible-lint).
+    install -o "$MACHINIST_USER" -m 0644 "$repo/.ansible-lint" "$collection/.ansible-lint"
+    (cd "$collection" && as_user env ANSIBLE_COLLECTIONS_PATH="$work/collections" NO_COLOR=1 \
+        "$MACHINIST_VENV/bin/ansible-lint" --nocolor roles playbooks extensions/molecule)
 }
 
 # Only one machine may run at a time: stop the test user's running machines (the main job's, say)
