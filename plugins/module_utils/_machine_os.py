@@ -85,7 +85,7 @@ def parse_os_release(text):
         line = line.strip()
         if not line or line.startswith('#') or '=' not in line:
             continue
-        key, _, value = line.partition('=')
+        key, _sep, value = line.partition('=')
         try:
             parts = shlex.split(value)
         except ValueError:
