@@ -4,7 +4,7 @@
 # unprivileged test user.
 #
 #   sudo scripts/test.sh              everything
-#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, integration, api, images, e2e)
+#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, docs, integration, api, images, e2e)
 #   PODMANS="host" sudo scripts/test.sh integration    integration against Debian 12's podman only
 #
 # The collection is built with ansible-galaxy and installed from the tarball; every test runs
@@ -13,7 +13,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root
-suites=${*:-build unit sanity integration api images e2e}
+suites=${*:-build unit sanity docs integration api images e2e}
 PODMANS=${PODMANS:-host $MACHINIST_SUITES}
 
 bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
@@ -46,10 +46,17 @@ build() {
     rm -rf "$ctx"
     as_user "$MACHINIST_VENV/bin/ansible-builder" create -f "$collection/execution-environment/execution-environment.yml" \
         -c "$ctx" >/dev/null || return 1
-    grep -q 'ansible-galaxy collection install' "$ctx/Containerfile" &&
-        grep -q 'machinist.podman' "$ctx/_build/requirements.yml" &&
-        grep -q 'ansible-core==2.19.14' "$ctx/Containerfile" ||
-        { echo "the execution environment's build context lacks the collection install or ansible-core"; return 1; }
+    if ! grep -q 'ansible-galaxy collection install' "$ctx/Containerfile" ||
+        ! grep -q 'machinist.podman' "$ctx/_build/requirements.yml" ||
+        ! grep -q 'ansible-core==2.19.14' "$ctx/Containerfile"; then
+        echo "the execution environment's build context lacks the collection install or ansible-core"
+        return 1
+    fi
+}
+
+# The docs site (antsibull-docs and Sphinx): every module, plugin and role has its page.
+docs() {
+    bash "$repo/scripts/docs.sh" "$MACHINIST_SHARE/docs"
 }
 
 unit() {
@@ -139,11 +146,13 @@ for s in $suites; do
         build) suite "build and install the collection tarball" build ;;
         unit) suite "unit tests" unit ;;
         sanity) suite "ansible-test sanity" sanity ;;
+        docs) suite "docs site (antsibull-docs, Sphinx)" docs ;;
         integration)
             for p in $PODMANS; do
+                targets=(podman_machine podman_machine_info ignition_config)
                 # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
-                suite "integration against podman $p" integration "$p" podman_machine podman_machine_info ignition_config \
-                    $([ "$p" = host ] && echo playbooks)
+                [ "$p" != host ] || targets+=(playbooks)
+                suite "integration against podman $p" integration "$p" "${targets[@]}"
             done ;;
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image ;;
@@ -156,7 +165,7 @@ for s in $suites; do
             if [[ " ${E2E_PODMANS:-host trixie} " == *" host "* ]]; then
                 suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman host)" roles_e2e host
             fi ;;
-        *) die "unknown suite $s (build, unit, sanity, integration, api, images, e2e)" ;;
+        *) die "unknown suite $s (build, unit, sanity, docs, integration, api, images, e2e)" ;;
     esac
 done
 

@@ -143,7 +143,8 @@ def from_inspect_v5(entry, machine_config=None):
         'config_file': (config_dir.rstrip('/\\') + '/' + entry.get('Name', '') + '.json') if config_dir else None,
         'image_path': None,
         'image_stream': None,
-        'ignition_file': None,
+        # Podman 5 writes the config it generated beside the machine's JSON and reads it at first boot.
+        'ignition_file': (config_dir.rstrip('/\\') + '/' + entry.get('Name', '') + '.ign') if config_dir else None,
         'rosetta': entry.get('Rosetta'),
     })
     if machine_config is not None and machine_config.get('Starting') and facts['state'] != 'running':
