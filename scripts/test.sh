@@ -126,15 +126,16 @@ api() {
 # repository (scripts/lib/foreign-arch.sh), then an arm64 container. The guest reaches the host's
 # loopback at 192.168.127.254 through gvproxy.
 roles_e2e() {
-    local label=$1 exe=podman suite=bookworm port=18770 pid rc=0
-    [ "$label" = host ] || { exe=$MACHINIST_BIN/podman-$label; suite=trixie; }
+    local label=$1 exe=podman suite=bookworm port=18770 root='' pid rc=0
+    [ "$label" = host ] || { exe=$MACHINIST_BIN/podman-$label; suite=trixie; root=$(readlink -f "$MACHINIST_CACHE/rootfs/$label"); }
     local fa
     fa=$(bash "$repo/scripts/lib/foreign-arch.sh" | tail -1) || return 1
     stop_running "$label"
     python3 -m http.server --bind 127.0.0.1 --directory "$fa/apt" "$port" >"$MACHINIST_SHARE/logs/apt-server.log" 2>&1 &
     pid=$!
     (cd "$collection/extensions" && as_user env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$work/collections" \
-        MACHINIST_PODMAN="$exe" MACHINIST_MACHINE_IMAGE="$MACHINIST_CACHE/images/podman-machine-$suite.x86_64.qcow2" \
+        MACHINIST_PODMAN="$exe" MACHINIST_PODMAN_ROOT="$root" MACHINIST_MACHINE_DIR="$MACHINIST_SHARE/tmp" \
+        MACHINIST_MACHINE_IMAGE="$MACHINIST_CACHE/images/podman-machine-$suite.x86_64.qcow2" \
         MACHINIST_FOREIGN_APT="http://192.168.127.254:$port/$suite" \
         MACHINIST_FOREIGN_ROOTFS="$fa/busybox-arm64-rootfs.tar" molecule test -s machine) || rc=$?
     kill "$pid" 2>/dev/null || true
