@@ -162,10 +162,8 @@ for s in $suites; do
             for p in ${E2E_PODMANS:-host trixie}; do
                 stop_running "$p"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
-            done
-            if [[ " ${E2E_PODMANS:-host trixie} " == *" host "* ]]; then
-                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman host)" roles_e2e host
-            fi ;;
+                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman $p)" roles_e2e "$p"
+            done ;;
         *) die "unknown suite $s (build, unit, sanity, docs, integration, api, images, e2e)" ;;
     esac
 done
