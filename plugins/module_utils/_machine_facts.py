@@ -133,7 +133,7 @@ def from_inspect_v4(entry, machine_config=None):
     return facts
 
 
-def from_inspect_v5(entry, machine_config=None):
+def from_inspect_v5(entry):
     """5.x (and 6.x) shape."""
     config_dir = _path(entry.get('ConfigDir'))
     facts = _common(entry, _last_dir(config_dir))
@@ -147,8 +147,8 @@ def from_inspect_v5(entry, machine_config=None):
         'ignition_file': (config_dir.rstrip('/\\') + '/' + entry.get('Name', '') + '.ign') if config_dir else None,
         'rosetta': entry.get('Rosetta'),
     })
-    if machine_config is not None and machine_config.get('Starting') and facts['state'] != 'running':
-        facts['state'] = 'starting'
+    # No look at the config's Starting flag here: 5.x's State already says "starting" while a VM
+    # boots, and the flag outlives a start that was killed (see merge_list).
     return facts
 
 
@@ -159,7 +159,7 @@ def needs_machine_config(entry):
 
 def from_inspect(entry, machine_config=None):
     if shape_of(entry) == '5':
-        return from_inspect_v5(entry, machine_config)
+        return from_inspect_v5(entry)
     return from_inspect_v4(entry, machine_config)
 
 
@@ -198,7 +198,10 @@ def merge_list(facts, listed):
     merged = dict(facts)
     merged['default'] = listed.get('default')
     merged['swap_mib'] = listed.get('swap_mib')
-    if listed.get('state') == 'starting' and merged.get('state') != 'running':
+    # 4.x's inspect can leave out a start in progress; its list says it. 5.x's list copies the
+    # config's Starting flag, which a killed start leaves set (its stop does not clear it when the
+    # VM is already gone), while its inspect asks the provider: there, inspect is the truth.
+    if listed.get('state') == 'starting' and merged.get('state') != 'running' and merged.get('json_shape') != '5':
         merged['state'] = 'starting'
     if not merged.get('provider'):
         merged['provider'] = listed.get('provider')
