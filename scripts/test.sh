@@ -154,6 +154,13 @@ for s in $suites; do
                 # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
                 [ "$p" != host ] || targets+=(playbooks)
                 suite "integration against podman $p" integration "$p" "${targets[@]}"
+            done
+            # The controller-side path (what Windows targets get), POSIX scripts through the connection,
+            # against both JSON shapes: the same targets, the same assertions.
+            for p in host trixie; do
+                case " $PODMANS " in *" $p "*) ;; *) continue ;; esac
+                EXTRA_CONFIG='machinist_podman_controller_side: true' suite \
+                    "integration against podman $p, controller-side path" integration "$p" podman_machine podman_machine_info
             done ;;
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image ;;

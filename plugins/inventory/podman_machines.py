@@ -73,7 +73,6 @@ keyed_groups:
 """
 
 import os
-import platform
 import re
 import shlex
 
@@ -132,7 +131,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                                      'podman, or give the full path of the podman program in executable' % executable)
         runner = LocalRunner(found)
         store = StateStore(executable=found)
-        client = MachineClient(runner, store, {'os': platform.system().lower(), 'arch': platform.machine()})
+        client = MachineClient(runner, store, runner.host())
         try:
             machines, warnings = gather(client, self.get_option('names'), self.get_option('provider'),
                                         self.get_option('all_providers'))

@@ -14,7 +14,6 @@ what podman said, and what to do.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 from ansible_collections.machinist.podman.plugins.module_utils import _errors as E
@@ -23,6 +22,7 @@ from ansible_collections.machinist.podman.plugins.module_utils import _machine_f
 from ansible_collections.machinist.podman.plugins.module_utils._machine_plan import plan_machine
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import INIT_ONLY, classify_image
 from ansible_collections.machinist.podman.plugins.module_utils._providers import provider_refusal
+from ansible_collections.machinist.podman.plugins.module_utils._runner import no_such_program
 from ansible_collections.machinist.podman.plugins.module_utils._versions import Capabilities, PodmanVersion
 
 
@@ -60,6 +60,8 @@ class MachineClient(object):
                 version = PodmanVersion.parse(cached)
             else:
                 result = self.runner.run(['--version'])
+                if result.rc == 127:
+                    raise MachineError(no_such_program(self.runner.executable), result)
                 if not result.ok:
                     raise MachineError('cannot run %s --version: is podman installed? (set executable if it is not '
                                        'on PATH)%s' % (self.runner.executable, _podman_said(result)), result)
@@ -273,7 +275,8 @@ class Converger(object):
         except MachineError:
             facts = {}
         if facts.get('json_shape') == '5' and facts.get('api_socket'):
-            return 'Its console log is %s.' % os.path.join(os.path.dirname(facts['api_socket']), name + '.log')
+            return 'Its console log is %s.' % self.runner.path.join(self.runner.path.dirname(facts['api_socket']),
+                                                                    name + '.log')
         if facts.get('json_shape') == '4':
             return 'Podman 4 keeps no console log; podman machine start --log-level debug shows the boot steps.'
         return 'podman machine start --log-level debug shows the boot steps.'

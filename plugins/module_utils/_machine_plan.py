@@ -96,7 +96,7 @@ def _shared_disk(desired, others):
     """4.4 and older name a local image's copy after the file: two machines would share one disk."""
     if classify_image(desired.get('image')) != 'file':
         return None
-    base = os.path.basename(desired['image'])
+    base = os.path.basename(desired['image'].replace('\\', '/'))
     for suffix in _COMPRESSION_SUFFIXES:
         if base.endswith(suffix):
             base = base[:-len(suffix)]
@@ -133,6 +133,18 @@ def _init_only_drift(desired, facts, record):
 
 def plan_machine(desired, state, facts, caps, host, record=None, recreate=False, others=None):
     """The plan that takes the machine from `facts` (None: it does not exist) to `desired` in `state`."""
+    plan = _plan_machine(desired, state, facts, caps, host, record, recreate, others)
+    # Hyper-V refuses every change to a machine from a session that is not elevated; say so first.
+    if (plan.refusal is None and plan.actions and PROVIDERS.get(plan.provider, {}).get('needs_admin')
+            and host.get('os') == 'windows' and host.get('admin') is False):
+        plan.refuse('provider=%s: %s machine %s needs an elevated session (a member of Administrators with its '
+                    'admin token), and this connection\'s user has none. Connect as an administrator (over WinRM or '
+                    'SSH a local administrator gets the full token), or use provider=wsl'
+                    % (plan.provider, ' and '.join(sorted(set(a['action'] for a in plan.actions))), desired['name']))
+    return plan
+
+
+def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
     plan = Plan()
     if state not in STATES:
         return plan.refuse('state=%r is not one of %s' % (state, ', '.join(STATES)))

@@ -89,8 +89,8 @@ def check_name(name, field='name'):
 
 def check_volume(volume):
     parts = volume.split(':')
-    # A Windows source such as C:\Users:/mnt/c keeps its drive colon.
-    if len(parts) >= 2 and len(parts[0]) == 1 and parts[0].isalpha() and parts[1].startswith('\\'):
+    # A Windows source such as C:\Users:/mnt/c (or C:/Users:/mnt/c) keeps its drive colon.
+    if len(parts) >= 3 and len(parts[0]) == 1 and parts[0].isalpha() and parts[1].startswith(('\\', '/')):
         parts = [parts[0] + ':' + parts[1]] + parts[2:]
     if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
         raise SpecError('volumes entry %r must be SOURCE:TARGET or SOURCE:TARGET:OPTIONS' % volume)

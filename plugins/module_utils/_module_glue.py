@@ -10,9 +10,8 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 import os
-import platform
 
-from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
+from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner, no_such_program
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
 
 # Options documented in the machinist.podman._common doc fragment.
@@ -29,24 +28,24 @@ def make_runner(module):
     else:
         path = module.get_bin_path(executable, required=False)
     if not path:
-        module.fail_json(msg='executable=%s: no such program (looked for it as given and on PATH). '
-                             'Install podman, or give the full path of the podman program in executable' % executable, commands=[])
+        module.fail_json(msg=no_such_program(executable), commands=[])
     return LocalRunner(path)
 
 
 def make_store(runner):
-    return StateStore(executable=runner.executable)
+    """The state store on the host that runs podman (this one, or a target through the runner)."""
+    return StateStore(base=runner.host().get('state_base'), executable=runner.executable, files=runner)
 
 
 def make_client(runner):
-    """The machine client every module uses: this host's OS and architecture, the state store."""
+    """The machine client every module uses: the podman host's OS and architecture, the state store."""
     from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineClient
-    return MachineClient(runner, make_store(runner), {'os': platform.system().lower(), 'arch': platform.machine()})
+    return MachineClient(runner, make_store(runner), runner.host())
 
 
-def fail(module, runner, error):
-    """Fail the task with the error's message, podman's output and every command that ran."""
-    extra = {'commands': runner.commands()}
+def failure(runner, error):
+    """The failed result: the error's message, podman's output and every command that ran."""
+    extra = {'commands': runner.commands() if runner is not None else []}
     result = getattr(error, 'result', None)
     if result is not None:
         extra.update({'rc': result.rc, 'stdout': result.stdout, 'stderr': result.stderr})
@@ -56,4 +55,10 @@ def fail(module, runner, error):
             extra['actions'] = value.summary()
         else:
             extra[key] = value
-    module.fail_json(msg=str(error), **extra)
+    extra['msg'] = str(error)
+    return extra
+
+
+def fail(module, runner, error):
+    """Fail the task with failure()'s result."""
+    module.fail_json(**failure(runner, error))

@@ -8,17 +8,32 @@ Windows targets, on the controller through the connection.
 Note that this module util is PRIVATE to the collection: its interface may change at any time.
 
 A runner runs `executable + args` with extra environment variables and an optional time limit,
-and reads small files on the machine podman runs on. Every call is recorded in `calls`, which
-the modules return as `commands` so a user (and the benchmark) can see exactly what ran.
+and reads and writes small files on the machine podman runs on (the "files" half: podman's
+configs, the collection's state store). Every podman call is recorded in `calls`, which the
+modules return as `commands` so a user (and the benchmark) can see exactly what ran.
+
+- LocalRunner: this host (the module on the target).
+- RemoteRunner: a target reached through a connection, from the controller (the action plugins,
+  for Windows targets): the same calls, each turned into one script by a shell of _shells.py.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import subprocess
 import tempfile
 import time
+
+from ansible_collections.machinist.podman.plugins.module_utils._shells import (
+    ShellError, host_facts, parse_answer, unb64)
+
+
+def no_such_program(executable):
+    """The failure message when the podman program is not there (one wording for both paths)."""
+    return ('executable=%s: no such program (looked for it as given and on PATH). Install podman, or give the full '
+            'path of the podman program in executable' % executable)
 
 
 class CommandResult(object):
@@ -39,8 +54,67 @@ class CommandResult(object):
                 'duration': round(self.duration, 3), 'timed_out': self.timed_out}
 
 
+class LocalFiles(object):
+    """Small files on this host."""
+
+    path = os.path
+
+    def read_text(self, path):
+        """The content of a small file, or None if it cannot be read."""
+        try:
+            with open(path, 'r') as f:
+                return f.read(1024 * 1024)
+        except (IOError, OSError, UnicodeDecodeError):
+            return None
+
+    def write_text(self, path, text):
+        """Writes atomically (a temporary file, then a rename), making the folder private if new.
+        False when it could not."""
+        folder = os.path.dirname(path)
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-')
+            with os.fdopen(fd, 'w') as f:
+                f.write(text)
+            os.rename(tmp, path)
+        except (IOError, OSError):
+            return False
+        return True
+
+    def remove(self, path):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def path_exists(self, path):
+        return os.path.exists(path)
+
+    def resolve(self, path):
+        return os.path.realpath(path)
+
+    def file_identity(self, path):
+        """Path, size, mtime and inode of a file: what tells that a program was replaced. None if unknown."""
+        try:
+            real = os.path.realpath(path)
+            st = os.stat(real)
+        except OSError:
+            return None
+        return '%s:%d:%d:%d' % (real, st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def expand(self, path):
+        return os.path.expanduser(path) if path else path
+
+    def host(self):
+        from ansible_collections.machinist.podman.plugins.module_utils._state_store import default_base
+        return {'os': platform.system().lower(), 'arch': platform.machine(), 'home': os.path.expanduser('~'),
+                'admin': hasattr(os, 'geteuid') and os.geteuid() == 0, 'state_base': default_base()}
+
+
 class Runner(object):
-    """The interface. Subclasses implement _execute and read_text."""
+    """The interface. Subclasses implement _execute and the files half (see LocalFiles)."""
+
+    path = os.path  # the path flavour of the podman host
 
     def __init__(self, executable, env=None):
         self.executable = executable
@@ -59,15 +133,11 @@ class Runner(object):
     def _execute(self, argv, env, timeout):
         raise NotImplementedError
 
-    def read_text(self, path):
-        """The content of a small file on the podman host, or None if it cannot be read."""
-        raise NotImplementedError
-
     def commands(self):
         return [c.argv for c in self.calls]
 
 
-class LocalRunner(Runner):
+class LocalRunner(LocalFiles, Runner):
     """Runs podman on this host, as this user."""
 
     def _execute(self, argv, env, timeout):
@@ -106,9 +176,68 @@ class LocalRunner(Runner):
                 pass
             proc.wait()
 
+
+
+class RemoteRunner(Runner):
+    """Runs podman on a target through a connection, from the controller.
+
+    `transport(script)` runs one script of `shell` on the target and returns (rc, stdout, stderr)
+    of the connection; each answer is the @@machinist line of _shells.py. `host` is probed once.
+    """
+
+    def __init__(self, executable, shell, transport, env=None):
+        super(RemoteRunner, self).__init__(executable, env)
+        self.shell = shell
+        self.path = shell.path
+        self.transport = transport
+        self._host = None
+
+    def _ask(self, script):
+        rc, stdout, stderr = self.transport(script)
+        return rc, parse_answer(stdout), stderr
+
+    def _execute(self, argv, env, timeout):
+        start = time.time()
+        rc, fields, stderr = self._ask(self.shell.run(argv, env, timeout))
+        if fields is None or 'rc' not in fields:
+            return CommandResult(argv, rc or 1, '', 'the target did not run the command (connection rc=%s): %s'
+                                 % (rc, (stderr or '').strip() or 'no output'), time.time() - start)
+        return CommandResult(argv, int(fields['rc']), unb64(fields.get('out')), unb64(fields.get('err')),
+                             time.time() - start, fields.get('timed_out') == '1')
+
     def read_text(self, path):
-        try:
-            with open(path, 'r') as f:
-                return f.read(1024 * 1024)
-        except (IOError, OSError):
+        rc, fields, dummy = self._ask(self.shell.read(path))
+        if not fields or fields.get('found') != '1':
             return None
+        return unb64(fields.get('data'))
+
+    def write_text(self, path, text):
+        rc, fields, dummy = self._ask(self.shell.write(path, text))
+        return bool(fields and fields.get('written') == '1')
+
+    def remove(self, path):
+        self._ask(self.shell.remove(path))
+
+    def path_exists(self, path):
+        rc, fields, dummy = self._ask(self.shell.exists(path))
+        return bool(fields and fields.get('exists') == '1')
+
+    def resolve(self, path):
+        return path
+
+    def file_identity(self, path):
+        # Knowing that a remote program is unchanged would cost a call of its own: ask podman instead.
+        return None
+
+    def host(self):
+        if self._host is None:
+            rc, fields, stderr = self._ask(self.shell.host())
+            if fields is None:
+                raise ShellError('the target did not answer the host probe (connection rc=%s): %s'
+                                 % (rc, (stderr or '').strip() or 'no output'))
+            self._host = host_facts(self.shell, fields)
+        return self._host
+
+    def expand(self, path):
+        """~ (and on Windows %USERPROFILE%) against the target's home."""
+        return self.shell.expand(path, self.host().get('home'))

@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+
+from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalFiles
 
 
 def default_base():
@@ -31,44 +32,38 @@ def default_base():
 
 
 class StateStore(object):
-    def __init__(self, base=None, executable=''):
+    def __init__(self, base=None, executable='', files=None):
+        # files: where the state lives, the host that runs podman (a runner's files half).
+        self.files = files or LocalFiles()
+        self.path = self.files.path
         self.base = base or default_base()
         # Records are per podman program too: two podmans (a distribution's and one in a toolbox or
         # chroot) can show machines at the same path strings that are different machines.
-        self.executable = os.path.realpath(executable) if executable else ''
+        self.executable = self.files.resolve(executable) if executable else ''
 
     # -- files ---------------------------------------------------------------------------
     def _read(self, path):
+        text = self.files.read_text(path)
         try:
-            with open(path) as f:
-                return json.load(f)
-        except (IOError, OSError, ValueError):
+            return json.loads(text) if text else None
+        except ValueError:
             return None
 
     def _write(self, path, data):
-        folder = os.path.dirname(path)
-        try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-')
-            with os.fdopen(fd, 'w') as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-            os.rename(tmp, path)
-        except (IOError, OSError):
-            # Remembering is a convenience; failing to is never an error of the task.
-            return False
-        return True
+        # Remembering is a convenience; failing to is never an error of the task.
+        return self.files.write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
     # -- other records, by path under the state folder ------------------------------------
     def read_json(self, *parts):
-        return self._read(os.path.join(self.base, *parts))
+        return self._read(self.path.join(self.base, *parts))
 
     def write_json(self, data, *parts):
-        return self._write(os.path.join(self.base, *parts), data)
+        return self._write(self.path.join(self.base, *parts), data)
 
     # -- SSH host keys of machines ------------------------------------------------------
     def known_hosts(self):
         """The known_hosts file the API modules check machines' host keys against."""
-        return os.path.join(self.base, 'known_hosts')
+        return self.path.join(self.base, 'known_hosts')
 
     def forget_host_key(self, port):
         """Drops the lines of a machine's SSH port: the machine is gone or new, and a new machine on a
@@ -76,28 +71,20 @@ class StateStore(object):
         if not port:
             return False
         path = self.known_hosts()
-        try:
-            with open(path) as f:
-                lines = f.readlines()
-        except (IOError, OSError):
+        text = self.files.read_text(path)
+        if text is None:
             return False
+        lines = text.splitlines(True)
         tag = '[127.0.0.1]:%d ' % int(port)
         kept = [line for line in lines if not line.startswith(tag)]
         if len(kept) == len(lines):
             return False
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.base, prefix='.tmp-')
-            with os.fdopen(fd, 'w') as f:
-                f.writelines(kept)
-            os.rename(tmp, path)
-        except (IOError, OSError):
-            return False
-        return True
+        return self.files.write_text(path, ''.join(kept))
 
     # -- init records --------------------------------------------------------------------
     def _record_path(self, config_dir, name):
         key = hashlib.sha256(('%s\0%s\0%s' % (self.executable, config_dir, name)).encode('utf-8')).hexdigest()[:24]
-        return os.path.join(self.base, 'machines', key + '.json')
+        return self.path.join(self.base, 'machines', key + '.json')
 
     def load_record(self, facts):
         if not facts or not facts.get('config_dir'):
@@ -111,32 +98,20 @@ class StateStore(object):
 
     def delete_record(self, facts):
         if facts and facts.get('config_dir'):
-            try:
-                os.unlink(self._record_path(facts['config_dir'], facts['name']))
-            except OSError:
-                pass
+            self.files.remove(self._record_path(facts['config_dir'], facts['name']))
 
     # -- podman versions -----------------------------------------------------------------
-    @staticmethod
-    def _identity(executable):
-        try:
-            path = os.path.realpath(executable)
-            st = os.stat(path)
-        except OSError:
-            return None
-        return '%s:%d:%d:%d' % (path, st.st_size, st.st_mtime_ns, st.st_ino)
-
     def cached_version(self, executable):
-        ident = self._identity(executable)
+        ident = self.files.file_identity(executable)
         if ident is None:
             return None
-        return (self._read(os.path.join(self.base, 'versions.json')) or {}).get(ident)
+        return (self._read(self.path.join(self.base, 'versions.json')) or {}).get(ident)
 
     def remember_version(self, executable, version):
-        ident = self._identity(executable)
+        ident = self.files.file_identity(executable)
         if ident is None:
             return
-        path = os.path.join(self.base, 'versions.json')
+        path = self.path.join(self.base, 'versions.json')
         known = self._read(path) or {}
         if known.get(ident) != version:
             # Keep only the current identity of each path, so the file does not grow with upgrades.

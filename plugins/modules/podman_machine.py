@@ -231,55 +231,21 @@ commands:
   elements: list
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import (
-    Converger, MachineError)
-from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import SpecError, desired_from_params
-from ansible_collections.machinist.podman.plugins.module_utils._module_glue import (
-    COMMON_ARGS, fail, make_client, make_runner)
+from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import (
+    MACHINE_ARGS, TASK_ERRORS, machine_task)
+from ansible_collections.machinist.podman.plugins.module_utils._module_glue import fail, make_runner
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type='str', default='podman-machine-default'),
-        state=dict(type='str', default='present', choices=['present', 'started', 'stopped', 'restarted', 'absent']),
-        cpus=dict(type='int'),
-        memory=dict(type='str'),
-        disk_size=dict(type='str'),
-        swap=dict(type='str'),
-        image=dict(type='str'),
-        rootful=dict(type='bool'),
-        user_mode_networking=dict(type='bool'),
-        volumes=dict(type='list', elements='str'),
-        timezone=dict(type='str'),
-        username=dict(type='str'),
-        ignition_path=dict(type='path'),
-        playbook=dict(type='path'),
-        usb=dict(type='list', elements='str'),
-        recreate=dict(type='bool', default=False),
-        timeout=dict(type='int', default=600),
-    )
-    argument_spec.update(COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=MACHINE_ARGS, supports_check_mode=True)
     runner = make_runner(module)
     try:
-        desired = desired_from_params(module.params)
-        if module.params['timeout'] <= 0:
-            raise SpecError('timeout must be a positive number of seconds')
-        client = make_client(runner)
-        converger = Converger(client, check_mode=module.check_mode, start_timeout=module.params['timeout'],
-                              path_exists=os.path.exists)
-        result = converger.converge(desired, module.params['state'], recreate=module.params['recreate'])
-    except (SpecError, MachineError) as e:
+        result = machine_task(module.params, runner, check_mode=module.check_mode, diff=module._diff)
+    except TASK_ERRORS as e:
         fail(module, runner, e)
-    result['commands'] = runner.commands()
-    if not module._diff:
-        result.pop('diff', None)
-    warnings = result.pop('warnings', [])
-    for w in warnings:
+    for w in result.pop('warnings'):
         module.warn(w)
     module.exit_json(**result)
 

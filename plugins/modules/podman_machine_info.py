@@ -75,31 +75,20 @@ commands:
 
 
 from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineError
-from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
-from ansible_collections.machinist.podman.plugins.module_utils._module_glue import (
-    COMMON_ARGS, fail, make_client, make_runner)
+from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import INFO_ARGS, TASK_ERRORS, info_task
+from ansible_collections.machinist.podman.plugins.module_utils._module_glue import fail, make_runner
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type='list', elements='str'),
-        all_providers=dict(type='bool', default=False),
-    )
-    argument_spec.update(COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=INFO_ARGS, supports_check_mode=True)
     runner = make_runner(module)
-    client = make_client(runner)
     try:
-        machines, warnings = gather(client, module.params['name'], module.params['provider'],
-                                    module.params['all_providers'])
-    except MachineError as e:
+        result = info_task(module.params, runner)
+    except TASK_ERRORS as e:
         fail(module, runner, e)
-    for w in warnings:
+    for w in result.pop('warnings'):
         module.warn(w)
-    module.exit_json(changed=False, machines=machines, podman_version=str(client.caps.version),
-                     commands=runner.commands())
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import (
     Converger, MachineClient, MachineError)
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import desired_from_params
-from ansible_collections.machinist.podman.plugins.module_utils._runner import CommandResult, Runner
+from ansible_collections.machinist.podman.plugins.module_utils._runner import CommandResult, LocalFiles, Runner
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
 from ansible_collections.machinist.podman.tests.unit.conftest import recorded
 
@@ -60,7 +60,7 @@ def inspect_in_turn(runner, version, scenarios):
 
 
 def test_no_op_is_one_podman_call(version, tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client(version, [(['machine', 'inspect'], 'inspect_stopped')], tmp_path)
     result = Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 2}), 'present')
     assert result['changed'] is False
@@ -69,7 +69,7 @@ def test_no_op_is_one_podman_call(version, tmp_path, monkeypatch):
 
 
 def test_cold_cache_asks_the_version_once(version, tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client(version, [(['machine', 'inspect'], 'inspect_stopped'), (['--version'], 'version')], tmp_path,
                        cached=False)
     Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'present')
@@ -80,7 +80,7 @@ def test_cold_cache_asks_the_version_once(version, tmp_path, monkeypatch):
 
 
 def test_check_mode_runs_only_reads(version, tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client(version, [(['machine', 'inspect'], 'inspect_stopped')], tmp_path)
     result = Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a', 'cpus': 3}), 'started')
     assert result['changed'] is True
@@ -89,7 +89,7 @@ def test_check_mode_runs_only_reads(version, tmp_path, monkeypatch):
 
 
 def test_change_then_reads_back(version, tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client(version, [(['machine', 'set'], 'set_resources')], tmp_path)
     inspect_in_turn(runner, version, ['inspect_stopped', 'inspect_after_set'])
     runner.config = '{"Rootful": true}'
@@ -101,7 +101,7 @@ def test_change_then_reads_back(version, tmp_path, monkeypatch):
 
 
 def test_missing_image_is_refused_before_init(version, tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client(version, [(['machine', 'inspect'], 'inspect_missing'), (['machine', 'list'], 'list_empty')],
                        tmp_path)
     conv = Converger(c, path_exists=lambda p: False)
@@ -111,7 +111,7 @@ def test_missing_image_is_refused_before_init(version, tmp_path, monkeypatch):
 
 
 def test_failed_init_removes_the_half_made_machine(tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('4.3.1', [(['machine', 'init'], CommandResult([], 125, 'Image resized.\n', 'Error: exit status 1\n', 0)),
                                  (['machine', 'rm'], 'rm')], tmp_path)
     inspect_in_turn(runner, '4.3.1', ['inspect_missing', 'inspect_stopped'])
@@ -129,7 +129,7 @@ def test_failed_init_removes_the_half_made_machine(tmp_path, monkeypatch):
      re.escape('Stop it first (podman_machine name=other state=stopped)')),
 ])
 def test_another_running_machine_is_named(stderr, expected, tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
                                  (['machine', 'start'], CommandResult([], 125, '', stderr, 0))], tmp_path)
     with pytest.raises(MachineError, match=expected) as e:
@@ -139,7 +139,7 @@ def test_another_running_machine_is_named(stderr, expected, tmp_path, monkeypatc
 
 
 def test_a_failure_after_init_reports_the_created_machine(tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('4.3.1', [(['machine', 'inspect'], 'inspect_missing'), (['machine', 'init'], 'init'),
                                  (['machine', 'start'], CommandResult([], 125, '', 'Error: cannot start VM rec-a. VM '
                                   'other is currently running or starting: only one VM can be active at a time\n', 0))],
@@ -151,7 +151,7 @@ def test_a_failure_after_init_reports_the_created_machine(tmp_path, monkeypatch)
 
 
 def test_already_running_is_success(tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
                                  (['machine', 'start'], CommandResult([], 125, '', 'Error: unable to start "rec-a": '
                                                                       'already running\n', 0))], tmp_path)
@@ -159,7 +159,7 @@ def test_already_running_is_success(tmp_path, monkeypatch):
 
 
 def test_stale_starting_is_stopped_and_started_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     starts = iter([CommandResult([], 125, '', 'Error: cannot start VM "rec-a": starting state indicates that a '
                                  'previous start has failed: please stop and restart the VM\n', 0),
                    CommandResult([], 0, 'Machine "rec-a" started successfully\n', '', 0)])
@@ -178,7 +178,7 @@ def test_stale_starting_is_stopped_and_started_again(tmp_path, monkeypatch):
 
 
 def test_start_timeout_points_at_the_console_log(tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped'),
                                  (['machine', 'start'], CommandResult([], -9, '', '', 5, timed_out=True)),
                                  (['machine', 'stop'], 'stop_stopped')], tmp_path)
@@ -191,7 +191,7 @@ def test_start_timeout_points_at_the_console_log(tmp_path, monkeypatch):
 
 
 def test_root_is_refused_with_advice(tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('5.8.6', [(['machine', 'inspect'], CommandResult(
         [], 125, '', 'Error: cannot run command "podman machine inspect" as root\n', 0))], tmp_path)
     with pytest.raises(MachineError, match='do not use become'):
@@ -199,7 +199,7 @@ def test_root_is_refused_with_advice(tmp_path, monkeypatch):
 
 
 def test_podman_4_machine_under_podman_5(tmp_path, monkeypatch):
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('5.8.6', [(['machine', 'inspect'], CommandResult(
         [], 125, '[]\n', 'Error: incompatible machine config "/h/.config/containers/podman/machine/qemu/old.json" '
         '(old) for this version of Podman\n', 0))], tmp_path)
@@ -210,7 +210,7 @@ def test_podman_4_machine_under_podman_5(tmp_path, monkeypatch):
 def test_info_warns_about_podman_4_machines_that_list_skips(tmp_path, monkeypatch):
     # What podman 5.4.2 printed here for a machine made by 4.3.1: exit 0, an empty list, a log line.
     from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     stderr = ('time="2026-11-23T16:49:01Z" level=error msg="incompatible machine config '
               '\\"/home/u/.config/containers/podman/machine/qemu/old4.json\\" (old4) for this version of Podman"\n')
     c, runner = client('5.4.2', [(['machine', 'list'], CommandResult([], 0, '[]', stderr, 0))], tmp_path)
@@ -223,7 +223,7 @@ def test_info_warns_about_podman_4_machines_that_list_skips(tmp_path, monkeypatc
 
 def test_rm_that_errors_but_removed_the_machine_is_success(tmp_path, monkeypatch):
     # podman 5.4.2, a machine made with --ignition-path (so without connections), seen here:
-    monkeypatch.setattr(StateStore, '_identity', staticmethod(lambda exe: 'fixed'))
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('5.4.2', [(['machine', 'rm'], CommandResult(
         [], 125, '', 'Error: failed to remove machines files: unable to find connection named "rec-a"\n', 0))],
         tmp_path)

@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What a podman command, a file read and a file write look like in the target's shell, for the
+controller-side path (plugins/plugin_utils/_controller_side.py): POSIX sh, or PowerShell on Windows.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+
+Each shell turns one operation into one script, and every script answers with one line that
+only holds ASCII, whatever the console's code page or the connection's framing:
+
+    @@machinist key=value key=value ...
+
+where payloads (podman's stdout and stderr, a file's bytes) are base64. `parse_answer` reads it.
+
+PowerShell, the careful way:
+- Every string goes in single quotes, with the five characters PowerShell reads as a single
+  quote (' and U+2018 to U+201B) doubled; nothing in single quotes is expanded ($, backticks).
+  A string with a line break goes in as base64 instead: Ansible's encoder strips each line of
+  the script, which would change it.
+- podman.exe gets its arguments as one Windows command line built here by the rules its C runtime
+  parses with (backslashes before a quote doubled, quotes escaped), handed to Start-Process as a
+  single string: PowerShell's own passing of arguments to native programs differs between 5.1
+  and 7.x (embedded quotes, empty strings), a single pre-quoted string does not.
+- Output goes to temporary files, not pipes: `podman machine start` leaves helpers running that
+  would inherit a pipe and hold the connection open. A time limit kills the whole process tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import ntpath
+import posixpath
+import re
+import shlex
+
+MARK = '@@machinist'
+_ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+# Characters Python's str.splitlines() breaks at: a line break inside a literal would be changed
+# by Ansible's PowerShell encoder, which strips every line of the script.
+_LINE_BREAKS = re.compile('[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
+_PS_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+
+
+class ShellError(Exception):
+    pass
+
+
+def b64(data):
+    if not isinstance(data, bytes):
+        data = data.encode('utf-8')
+    return base64.b64encode(data).decode('ascii')
+
+
+def parse_answer(stdout):
+    """The fields of the last @@machinist line of a script's stdout, base64 fields left encoded."""
+    for line in reversed((stdout or '').splitlines()):
+        line = line.strip()
+        if line.startswith(MARK + ' ') or line == MARK:
+            fields = {}
+            for item in line[len(MARK):].split():
+                key, _, value = item.partition('=')
+                fields[key] = value
+            return fields
+    return None
+
+
+def unb64(value):
+    return base64.b64decode(value or '').decode('utf-8', 'replace')
+
+
+def check_env(env):
+    for name in env:
+        if not _ENV_NAME.match(name):
+            raise ShellError('environment variable name %r is not a plain name' % name)
+
+
+# -- PowerShell ------------------------------------------------------------------------------
+
+def ps_quote(value):
+    """A PowerShell single-quoted string literal of value (no line breaks: see ps_string)."""
+    return "'" + _PS_QUOTES.sub(r'\1\1', value) + "'"
+
+
+def ps_string(value):
+    """An expression that evaluates to value, whatever it holds."""
+    if _LINE_BREAKS.search(value):
+        return "[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('%s'))" % b64(value)
+    return ps_quote(value)
+
+
+def win_arg(arg):
+    """One argument of a Windows command line, as CommandLineToArgvW and the C runtime parse it."""
+    if arg and not re.search(r'[\s"]', arg):
+        return arg
+    out, backslashes = ['"'], 0
+    for ch in arg:
+        if ch == '\\':
+            backslashes += 1
+            continue
+        if ch == '"':
+            out.append('\\' * (backslashes * 2 + 1) + '"')
+        else:
+            out.append('\\' * backslashes + ch)
+        backslashes = 0
+    out.append('\\' * (backslashes * 2) + '"')
+    return ''.join(out)
+
+
+def win_command_line(args):
+    return ' '.join(win_arg(a) for a in args)
+
+
+def expand_windows_path(path, home):
+    """~ and %USERPROFILE% (and $env:USERPROFILE) at the start of a path, against the target's home."""
+    if not path or not home:
+        return path
+    for prefix in ('~', '%USERPROFILE%', '$env:USERPROFILE', '${env:USERPROFILE}'):
+        if path == prefix or path.lower().startswith(prefix.lower() + '\\') or path.lower().startswith(prefix.lower() + '/'):
+            rest = path[len(prefix):].lstrip('\\/')
+            return ntpath.join(home, rest.replace('/', '\\')) if rest else home
+    return path
+
+
+class PowerShell(object):
+    family = 'powershell'
+    path = ntpath
+
+    def run(self, argv, env, timeout):
+        """Runs argv[0] with argv[1:] and env added, answers rc, timed_out, out, err."""
+        check_env(env)
+        lines = ["$ErrorActionPreference = 'Stop'"]
+        for name in sorted(env):
+            lines.append('$env:%s = %s' % (name, ps_string(env[name])))
+        lines += [
+            '$o = [IO.Path]::GetTempFileName(); $e = [IO.Path]::GetTempFileName()',
+            '$t = 0',
+            'try {',
+            '$p = Start-Process -FilePath %s%s -NoNewWindow -PassThru -RedirectStandardOutput $o '
+            '-RedirectStandardError $e' % (ps_string(argv[0]), (' -ArgumentList %s' % ps_string(win_command_line(argv[1:])))
+                                           if argv[1:] else ''),
+            # Without reading Handle, ExitCode stays empty after the process ends (a .NET quirk).
+            '$null = $p.Handle',
+        ]
+        if timeout:
+            lines += [
+                'if (-not $p.WaitForExit(%d)) { $t = 1; & taskkill.exe /T /F /PID $p.Id *> $null; $p.WaitForExit() }'
+                % (int(timeout) * 1000),
+            ]
+        else:
+            lines.append('$p.WaitForExit()')
+        lines += [
+            '$rc = $p.ExitCode',
+            '} catch { $rc = 127; [IO.File]::WriteAllText($e, $_.Exception.Message) }',
+            '$ob = [Convert]::ToBase64String([IO.File]::ReadAllBytes($o))',
+            '$eb = [Convert]::ToBase64String([IO.File]::ReadAllBytes($e))',
+            'Remove-Item -LiteralPath $o, $e -Force -ErrorAction SilentlyContinue',
+            "Write-Output ('%s rc={0} timed_out={1} out={2} err={3}' -f $rc, $t, $ob, $eb)" % MARK,
+        ]
+        return '\n'.join(lines)
+
+    def read(self, path):
+        p = ps_string(path)
+        return '\n'.join([
+            'if (Test-Path -LiteralPath %s -PathType Leaf) {' % p,
+            "Write-Output ('%s found=1 data={0}' -f [Convert]::ToBase64String([IO.File]::ReadAllBytes(%s)))" % (MARK, p),
+            "} else { Write-Output '%s found=0' }" % MARK,
+        ])
+
+    def write(self, path, text):
+        """Writes atomically: a temporary file in the same folder, then a rename over the target."""
+        folder = self.path.dirname(path)
+        return '\n'.join([
+            "$ErrorActionPreference = 'Stop'",
+            '$null = New-Item -ItemType Directory -Force -Path %s' % ps_string(folder),
+            '$tmp = Join-Path %s (".tmp-" + [Guid]::NewGuid().ToString("N"))' % ps_string(folder),
+            "[IO.File]::WriteAllBytes($tmp, [Convert]::FromBase64String('%s'))" % b64(text),
+            'Move-Item -LiteralPath $tmp -Destination %s -Force' % ps_string(path),
+            "Write-Output '%s written=1'" % MARK,
+        ])
+
+    def exists(self, path):
+        return ("if (Test-Path -LiteralPath %s) { Write-Output '%s exists=1' } else { Write-Output '%s exists=0' }"
+                % (ps_string(path), MARK, MARK))
+
+    def remove(self, path):
+        return ("Remove-Item -LiteralPath %s -Force -ErrorAction SilentlyContinue; Write-Output '%s removed=1'"
+                % (ps_string(path), MARK))
+
+    def host(self):
+        """The target's OS, architecture, home and whether this session is elevated (Hyper-V needs it)."""
+        return '\n'.join([
+            '$id = [Security.Principal.WindowsIdentity]::GetCurrent()',
+            '$admin = ([Security.Principal.WindowsPrincipal]$id).IsInRole([Security.Principal.WindowsBuiltInRole]'
+            '::Administrator)',
+            "Write-Output ('%s os=windows arch={0} admin={1} home={2}' -f $env:PROCESSOR_ARCHITECTURE, [int]$admin, "
+            '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($env:USERPROFILE)))' % MARK,
+        ])
+
+    @staticmethod
+    def state_base(home):
+        return ntpath.join(home, '.local', 'state', 'machinist.podman')
+
+    def expand(self, path, home):
+        return expand_windows_path(path, home)
+
+
+# -- POSIX sh --------------------------------------------------------------------------------
+
+class PosixShell(object):
+    family = 'sh'
+    path = posixpath
+
+    # GNU timeout exits 124 when it stopped the command, 137 when it had to kill it.
+    TIMED_OUT = (124, 137)
+
+    def run(self, argv, env, timeout):
+        check_env(env)
+        command = ' '.join(shlex.quote(a) for a in argv)
+        if env:
+            command = 'env %s %s' % (' '.join(shlex.quote('%s=%s' % kv) for kv in sorted(env.items())), command)
+        limit = ''
+        if timeout:
+            # timeout signals its whole process group, so the VM that podman started goes too.
+            limit = 'if command -v timeout >/dev/null 2>&1; then lim="timeout -k 15 %d"; fi; ' % int(timeout)
+        return (
+            'd=$(mktemp -d) || exit 1; trap \'rm -rf "$d"\' EXIT; lim=; %s'
+            '$lim %s </dev/null >"$d/o" 2>"$d/e"; rc=$?; t=0; '
+            'if [ -n "$lim" ] && { [ $rc -eq 124 ] || [ $rc -eq 137 ]; }; then t=1; fi; '
+            'printf \'%s rc=%%s timed_out=%%s out=%%s err=%%s\\n\' "$rc" "$t" '
+            '"$(base64 <"$d/o" | tr -d \'\\n\')" "$(base64 <"$d/e" | tr -d \'\\n\')"'
+            % (limit, command, MARK))
+
+    def read(self, path):
+        p = shlex.quote(path)
+        return ('if [ -f %s ] && [ -r %s ]; then printf \'%s found=1 data=%%s\\n\' "$(base64 <%s | tr -d \'\\n\')"; '
+                'else printf \'%s found=0\\n\'; fi' % (p, p, MARK, p, MARK))
+
+    def write(self, path, text):
+        folder = shlex.quote(self.path.dirname(path) or '.')
+        return ('umask 077 && mkdir -p %s && t=$(mktemp %s/.tmp-XXXXXX) && printf %%s %s | base64 -d >"$t" && '
+                'mv -f "$t" %s && printf \'%s written=1\\n\''
+                % (folder, folder, shlex.quote(b64(text)), shlex.quote(path), MARK))
+
+    def exists(self, path):
+        return ("if [ -e %s ]; then printf '%s exists=1\\n'; else printf '%s exists=0\\n'; fi"
+                % (shlex.quote(path), MARK, MARK))
+
+    def remove(self, path):
+        return "rm -f %s; printf '%s removed=1\\n'" % (shlex.quote(path), MARK)
+
+    def host(self):
+        return ('printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s\\n\' "$(uname -s | tr A-Z a-z)" '
+                '"$(uname -m)" "$([ "$(id -u)" = 0 ] && echo 1 || echo 0)" '
+                '"$(printf %%s "$HOME" | base64 | tr -d \'\\n\')" '
+                '"$(printf %%s "${XDG_STATE_HOME:-}" | base64 | tr -d \'\\n\')"' % MARK)
+
+    @staticmethod
+    def state_base(home, xdg_state=''):
+        return posixpath.join(xdg_state or posixpath.join(home, '.local', 'state'), 'machinist.podman')
+
+    def expand(self, path, home):
+        if path and home and (path == '~' or path.startswith('~/')):
+            return home + path[1:]
+        return path
+
+
+def for_family(family):
+    """The shell for an Ansible shell plugin's SHELLFAMILY."""
+    return PowerShell() if family == 'powershell' else PosixShell()
+
+
+WINDOWS_ARCH = {'AMD64': 'x86_64', 'ARM64': 'arm64', 'X86': 'i386'}
+
+
+def host_facts(shell, fields):
+    """The host dict the planner uses (os, arch, admin, home, state_base) from a host() answer."""
+    if fields is None:
+        raise ShellError('the target did not answer the host probe')
+    home = unb64(fields.get('home'))
+    arch = fields.get('arch') or ''
+    os_name = (fields.get('os') or '').lower()
+    host = {'os': os_name, 'arch': WINDOWS_ARCH.get(arch.upper(), arch) if os_name == 'windows' else arch,
+            'admin': fields.get('admin') == '1', 'home': home}
+    if shell.family == 'powershell':
+        host['state_base'] = shell.state_base(home)
+    else:
+        host['state_base'] = shell.state_base(home, unb64(fields.get('state')))
+    return host

@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The controller-side path of the machine modules, shared by their action plugins.
+
+A Windows target runs no Python module: Ansible would look for a PowerShell one. So when the
+target's shell is PowerShell, the action plugin runs the module's own task function
+(module_utils/_machine_tasks.py) here on the controller, with a RemoteRunner that sends each
+podman command, as a PowerShell script, through the connection. Everything else (planning, check
+mode, diff, errors) is the same code as the module's.
+
+The variable `machinist_podman_controller_side: true` takes this path on a POSIX target as well,
+with POSIX sh scripts: that is how the tests run it for real against the real podman, and how a
+target without Python can be managed.
+
+Note that this plugin util is PRIVATE to the collection: its interface may change at any time.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import TASK_ERRORS
+from ansible_collections.machinist.podman.plugins.module_utils._module_glue import failure
+from ansible_collections.machinist.podman.plugins.module_utils._runner import RemoteRunner
+from ansible_collections.machinist.podman.plugins.module_utils._shells import for_family
+
+CONTROLLER_SIDE_VAR = 'machinist_podman_controller_side'
+
+
+def shell_family(connection):
+    shell = getattr(connection, '_shell', None)
+    if getattr(shell, '_IS_WINDOWS', False) or getattr(shell, 'SHELLFAMILY', '') == 'powershell':
+        return 'powershell'
+    return 'sh'
+
+
+def wanted(action, task_vars):
+    """Whether this task takes the controller-side path."""
+    if shell_family(action._connection) == 'powershell':
+        return True
+    value = (task_vars or {}).get(CONTROLLER_SIDE_VAR, False)
+    if isinstance(value, str):
+        value = action._templar.template(value)
+    return boolean(value, strict=False)
+
+
+def remote_runner(action, executable):
+    family = shell_family(action._connection)
+    shell = for_family(family)
+    if family == 'powershell' and executable == 'podman':
+        executable = 'podman.exe'
+
+    def transport(script):
+        if family == 'powershell':
+            # The same encoding Ansible's own PowerShell commands get: UTF-16LE base64, one command.
+            script = action._connection._shell._encode_script(script, strict_mode=False, preserve_rc=False)
+        # Not sudoable: podman machine refuses root, and a TTY would mix stderr into stdout.
+        res = action._low_level_execute_command(script, sudoable=False)
+        return res.get('rc'), to_text(res.get('stdout', '')), to_text(res.get('stderr', ''))
+
+    return RemoteRunner(executable, shell, transport)
+
+
+def run_task(action, task_vars, argument_spec, task, path_options=()):
+    """The module's result, made on the controller: validation, the task, the failure shape."""
+    result = ActionBase.run(action, None, task_vars)
+    result.update(_task_result(action, argument_spec, task, path_options))
+    return result
+
+
+def _task_result(action, argument_spec, task, path_options):
+    if action._task.async_val:
+        return {'failed': True, 'controller_side': True,
+                'msg': 'async: this task runs on the controller (a Windows target, or %s), which waits for it; '
+                       'remove async and poll from the task' % CONTROLLER_SIDE_VAR}
+    spec = dict((k, dict(v)) for k, v in argument_spec.items())
+    for key in path_options:
+        # 'path' would expand ~ on the controller; the target's home is what counts.
+        spec[key]['type'] = 'str'
+    validated = ArgumentSpecValidator(spec).validate(dict(action._task.args))
+    if validated.error_messages:
+        # The message AnsibleModule gives for the same mistake.
+        msg = validated.errors.msg
+        if isinstance(validated.errors[0], UnsupportedError):
+            msg = 'Unsupported parameters for (%s) module: %s' % (action._task.action, msg)
+        return {'failed': True, 'msg': msg, 'controller_side': True}
+    params = validated.validated_parameters
+    runner = remote_runner(action, params['executable'])
+    try:
+        for key in path_options:
+            if params.get(key):
+                params[key] = runner.expand(params[key])
+        result = task(params, runner, check_mode=bool(action._task.check_mode), diff=bool(action._task.diff))
+    except TASK_ERRORS as e:
+        result = failure(runner, e)
+        result['failed'] = True
+    result['controller_side'] = True
+    return result

@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The target shells of the controller-side path.
+
+PowerShell cannot run here, so its quoting is checked against parsers written from the two
+documented rule sets it meets: PowerShell's single-quoted strings (about_Quoting_Rules: any of
+' and U+2018..U+201B ends one, two in a row stand for one) and the Windows command line as the C
+runtime and CommandLineToArgvW split it (backslashes count only before a quote). The POSIX shell
+runs for real: a RemoteRunner over `sh -c`, as the action plugin's local or SSH connection does.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils import _shells as S
+from ansible_collections.machinist.podman.plugins.module_utils._runner import RemoteRunner
+
+PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+HARD = [
+    'plain', 'two words', '', ' ', 'it\'s', '\u2018smart\u2019 \u201aquotes\u201b', 'say "hi"', '"', '""',
+    '$HOME', '$(Get-Date)', '${env:USERPROFILE}', '`n`t', 'back`tick', 'C:\\Program Files\\Podman\\',
+    'C:\\trailing\\\\', '\\\\server\\share', 'a\\"b', 'tab\there', 'ünïcödé ☃ 日本', '%USERPROFILE%\\x', ';&|<>^',
+    '--opt=a b', '-', '@(1,2)', '#comment',
+]
+
+
+def ps_unquote(literal):
+    """Reads one PowerShell single-quoted string literal; fails unless it is exactly one."""
+    assert literal[0] in PS_QUOTES, literal
+    out, i = [], 1
+    while i < len(literal):
+        ch = literal[i]
+        if ch in PS_QUOTES:
+            if i + 1 < len(literal) and literal[i + 1] in PS_QUOTES:
+                out.append(literal[i + 1])
+                i += 2
+                continue
+            assert i == len(literal) - 1, 'the literal ends early at %d: %r' % (i, literal)
+            return ''.join(out)
+        out.append(ch)
+        i += 1
+    raise AssertionError('unterminated literal %r' % literal)
+
+
+def windows_argv(line):
+    """Splits a command line as CommandLineToArgvW does for the arguments after the program."""
+    args, cur, in_quotes, have, i = [], [], False, False, 0
+    while i < len(line):
+        ch = line[i]
+        if ch == '\\':
+            n = 0
+            while i < len(line) and line[i] == '\\':
+                n += 1
+                i += 1
+            if i < len(line) and line[i] == '"':
+                cur.append('\\' * (n // 2))
+                if n % 2:
+                    cur.append('"')
+                    i += 1
+                have = True
+            else:
+                cur.append('\\' * n)
+                have = True
+            continue
+        if ch == '"':
+            if in_quotes and i + 1 < len(line) and line[i + 1] == '"':
+                cur.append('"')
+                i += 2
+                continue
+            in_quotes = not in_quotes
+            have = True
+        elif ch in ' \t' and not in_quotes:
+            if have:
+                args.append(''.join(cur))
+                cur, have = [], False
+        else:
+            cur.append(ch)
+            have = True
+        i += 1
+    if have:
+        args.append(''.join(cur))
+    return args
+
+
+@pytest.mark.parametrize('value', HARD + [q for q in PS_QUOTES])
+def test_powershell_literal_reads_back(value):
+    literal = S.ps_quote(value)
+    assert ps_unquote(literal) == value
+    # Nothing in it is expanded: no double quotes around it, so $ and backticks are plain text.
+    assert literal[0] == "'" and literal[-1] == "'"
+
+
+def test_line_breaks_go_in_as_base64():
+    value = 'first\nsecond\r\nthird\u2028'
+    expr = S.ps_string(value)
+    assert '\n' not in expr and '\r' not in expr and '\u2028' not in expr
+    encoded = re.search(r"FromBase64String\('([A-Za-z0-9+/=]+)'\)", expr).group(1)
+    assert S.unb64(encoded) == value
+
+
+@pytest.mark.parametrize('value', HARD)
+def test_windows_argument_reads_back(value):
+    assert windows_argv(S.win_arg(value)) == [value]
+
+
+def test_windows_command_line_keeps_every_argument():
+    assert windows_argv(S.win_command_line(HARD)) == HARD
+
+
+def test_simple_arguments_stay_as_an_operator_types_them():
+    assert S.win_command_line(['machine', 'init', '--cpus', '4', 'dev']) == 'machine init --cpus 4 dev'
+    assert S.win_arg('C:\\Users\\Jane Doe\\x.ign') == '"C:\\Users\\Jane Doe\\x.ign"'
+    assert S.win_arg('C:\\dir with space\\') == '"C:\\dir with space\\\\"'
+
+
+def start_process_argv(script):
+    """The program and arguments a PowerShell run script hands to Start-Process."""
+    m = re.search(r"Start-Process -FilePath ('(?:[^'\u2018-\u201b]|''|[\u2018-\u201b]{2})*')"
+                  r"(?: -ArgumentList ('(?:[^'\u2018-\u201b]|''|[\u2018-\u201b]{2})*'))?", script)
+    assert m, script
+    args = windows_argv(ps_unquote(m.group(2))) if m.group(2) else []
+    return [ps_unquote(m.group(1))] + args
+
+
+def test_powershell_run_script_is_what_a_careful_operator_writes():
+    argv = ['C:\\Program Files\\RedHat\\Podman\\podman.exe', 'machine', 'init', '--volume',
+            'C:\\Users\\Jane O\'Brien:/mnt/jane', '--cpus', '4', 'dev $1']
+    script = S.PowerShell().run(argv, {'CONTAINERS_MACHINE_PROVIDER': 'hyperv', 'LC_ALL': 'C'}, 600)
+    assert start_process_argv(script) == argv
+    lines = script.splitlines()
+    assert lines[0] == "$ErrorActionPreference = 'Stop'"
+    assert "$env:CONTAINERS_MACHINE_PROVIDER = 'hyperv'" in lines
+    assert "$env:LC_ALL = 'C'" in lines
+    assert any(line.startswith('$p = Start-Process -FilePath \'C:\\Program Files\\RedHat\\Podman\\podman.exe\' '
+                               '-ArgumentList \'machine init --volume "C:\\Users\\Jane O\'\'Brien:/mnt/jane" --cpus 4 '
+                               '"dev $1"\' -NoNewWindow -PassThru') for line in lines), script
+    # Bounded: 600 s, then the whole process tree goes.
+    assert any('WaitForExit(600000)' in line and 'taskkill.exe /T /F /PID $p.Id' in line for line in lines)
+    # Output through files, and one ASCII answer line.
+    assert '-RedirectStandardOutput $o -RedirectStandardError $e' in script
+    assert lines[-1].startswith("Write-Output ('@@machinist rc={0} timed_out={1} out={2} err={3}'")
+    # Ansible's encoder strips every line: nothing may depend on leading or trailing blanks.
+    assert all(line == line.strip() for line in lines)
+
+
+def test_powershell_env_names_are_checked():
+    with pytest.raises(S.ShellError):
+        S.PowerShell().run(['podman.exe'], {'X; Remove-Item C:\\': '1'}, None)
+
+
+def test_powershell_file_scripts_quote_their_paths():
+    path = "C:\\Users\\Jane O'Brien\\.local\\state\\machinist.podman\\versions.json"
+    write = S.PowerShell().write(path, '{"a": "ü"}')
+    assert "Move-Item -LiteralPath $tmp -Destination %s -Force" % S.ps_quote(path) in write
+    assert "New-Item -ItemType Directory -Force -Path 'C:\\Users\\Jane O''Brien\\.local\\state\\machinist.podman'" in write
+    assert S.b64('{"a": "ü"}') in write
+    assert "Test-Path -LiteralPath %s -PathType Leaf" % S.ps_quote(path) in S.PowerShell().read(path)
+
+
+@pytest.mark.parametrize('path,expanded', [
+    ('~\\m.ign', 'C:\\Users\\Jane Doe\\m.ign'),
+    ('~/m.ign', 'C:\\Users\\Jane Doe\\m.ign'),
+    ('%USERPROFILE%\\a\\b.ign', 'C:\\Users\\Jane Doe\\a\\b.ign'),
+    ('%userprofile%/a/b.ign', 'C:\\Users\\Jane Doe\\a\\b.ign'),
+    ('$env:USERPROFILE\\x', 'C:\\Users\\Jane Doe\\x'),
+    ('~', 'C:\\Users\\Jane Doe'),
+    ('D:\\images\\m.ign', 'D:\\images\\m.ign'),
+    ('~other\\x', '~other\\x'),
+])
+def test_windows_home_expansion(path, expanded):
+    assert S.expand_windows_path(path, 'C:\\Users\\Jane Doe') == expanded
+
+
+def test_windows_host_answer():
+    fields = S.parse_answer('noise\r\n@@machinist os=windows arch=ARM64 admin=0 home=%s\r\n'
+                            % S.b64('C:\\Users\\Jäne'))
+    host = S.host_facts(S.PowerShell(), fields)
+    assert host == {'os': 'windows', 'arch': 'arm64', 'admin': False, 'home': 'C:\\Users\\Jäne',
+                    'state_base': 'C:\\Users\\Jäne\\.local\\state\\machinist.podman'}
+
+
+def test_no_answer_is_none():
+    assert S.parse_answer('#< CLIXML\r\n<Objs/>') is None
+
+
+# -- POSIX sh, for real -----------------------------------------------------------------------
+
+def sh_transport(script):
+    p = subprocess.run(['/bin/sh', '-c', script], capture_output=True, text=True, check=False)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_posix_runner_passes_arguments_and_environment_exactly():
+    runner = RemoteRunner('/bin/sh', S.PosixShell(), sh_transport)
+    res = runner.run(['-c', 'printf "%s|" "$@"; printf "%s" "$X" >&2; exit 3', 'sh'] + HARD[:12],
+                     env={'X': 'a \'b\' $c `d` ü'})
+    assert res.rc == 3 and not res.timed_out
+    assert res.stdout == '|'.join(HARD[:12]) + '|'
+    assert res.stderr == 'a \'b\' $c `d` ü'
+    assert runner.commands()[0][0] == '/bin/sh'
+
+
+def test_posix_runner_bounds_the_time_and_kills_the_group():
+    runner = RemoteRunner('/bin/sh', S.PosixShell(), sh_transport)
+    start = time.time()
+    res = runner.run(['-c', 'sleep 60 & sleep 60; echo never'], timeout=1)
+    assert res.timed_out and not res.ok
+    assert time.time() - start < 20
+    assert 'never' not in res.stdout
+
+
+def test_posix_runner_missing_program():
+    res = RemoteRunner('/nonexistent/podman', S.PosixShell(), sh_transport).run(['--version'])
+    assert res.rc == 127
+
+
+def test_posix_files_round_trip(tmp_path):
+    runner = RemoteRunner('/bin/sh', S.PosixShell(), sh_transport)
+    path = os.path.join(str(tmp_path), 'dir with \'quote\' $x', 'state ü.json')
+    assert runner.read_text(path) is None
+    assert not runner.path_exists(path)
+    assert runner.write_text(path, '{"k": "välue"}\n')
+    assert runner.read_text(path) == '{"k": "välue"}\n'
+    assert runner.path_exists(path)
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o600)
+    runner.remove(path)
+    assert not os.path.exists(path)
+
+
+def test_posix_host_probe():
+    host = RemoteRunner('/bin/sh', S.PosixShell(), sh_transport).host()
+    assert host['os'] == os.uname().sysname.lower()
+    assert host['arch'] == os.uname().machine
+    assert host['home'] == os.path.expanduser('~')
+    assert host['state_base'].endswith('/machinist.podman')
+
+
+def test_no_answer_is_a_clear_failure():
+    res = RemoteRunner('podman', S.PosixShell(), lambda script: (255, '', 'ssh: connect refused')).run(['--version'])
+    assert res.rc == 255 and 'ssh: connect refused' in res.stderr
