@@ -82,6 +82,9 @@ class MachineClient(object):
 
     # -- reading ---------------------------------------------------------------------------
     def _fail_common(self, result, doing):
+        if result.rc == 127 and not result.stdout:
+            # The program itself is missing (the controller-side path finds out only now).
+            raise MachineError(no_such_program(self.runner.executable), result)
         err = E.classify(result)
         if err.condition == E.ROOT_REFUSED:
             raise MachineError('podman machine refuses to run as root: run this task as the user who owns the '
