@@ -73,4 +73,3 @@ def info_task(params, runner, check_mode=False, diff=False):
     machines, warnings = gather(client, params['name'], params['provider'], params['all_providers'])
     return {'changed': False, 'machines': machines, 'podman_version': str(client.caps.version),
             'commands': runner.commands(), 'warnings': warnings}
-

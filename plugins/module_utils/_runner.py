@@ -177,7 +177,6 @@ class LocalRunner(LocalFiles, Runner):
             proc.wait()
 
 
-
 class RemoteRunner(Runner):
     """Runs podman on a target through a connection, from the controller.
 

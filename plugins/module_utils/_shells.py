@@ -60,7 +60,7 @@ def parse_answer(stdout):
         if line.startswith(MARK + ' ') or line == MARK:
             fields = {}
             for item in line[len(MARK):].split():
-                key, _, value = item.partition('=')
+                key, value = item.split('=', 1) if '=' in item else (item, '')
                 fields[key] = value
             return fields
     return None

@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - machinist.podman._common
   - machinist.podman._attributes
   - machinist.podman._attributes.ACTIONGROUP_MACHINE
+  - machinist.podman._attributes.CONTROLLER_SIDE
 attributes:
   check_mode:
     support: full
@@ -152,6 +153,13 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: A WSL machine on a Windows laptop (the play reaches it over WinRM or SSH with the PowerShell shell)
+  machinist.podman.podman_machine:
+    name: dev
+    provider: wsl
+    rootful: true
+    state: started
+
 - name: A running machine with 4 CPUs, 8 GiB of memory and a 60 GiB disk
   machinist.podman.podman_machine:
     cpus: 4
@@ -229,6 +237,13 @@ commands:
   returned: always
   type: list
   elements: list
+controller_side:
+  description:
+    - Present and true when the task ran on the controller and reached podman through the connection (a Windows
+      target, or C(machinist_podman_controller_side=true)).
+  returned: on the controller-side path
+  type: bool
+  sample: true
 """
 
 

@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - machinist.podman._attributes
   - machinist.podman._attributes.INFO_MODULE
   - machinist.podman._attributes.ACTIONGROUP_MACHINE
+  - machinist.podman._attributes.CONTROLLER_SIDE
 options:
   name:
     description:
@@ -71,6 +72,13 @@ commands:
   returned: always
   type: list
   elements: list
+controller_side:
+  description:
+    - Present and true when the task ran on the controller and reached podman through the connection (a Windows
+      target, or C(machinist_podman_controller_side=true)).
+  returned: on the controller-side path
+  type: bool
+  sample: true
 """
 
 

@@ -20,7 +20,8 @@ from ansible_collections.machinist.podman.plugins.module_utils._runner import Re
 from ansible_collections.machinist.podman.tests.unit.ps_reader import (
     HARD, PS_QUOTES, ps_unquote, start_process_argv, windows_argv)
 
-@pytest.mark.parametrize('value', HARD + [q for q in PS_QUOTES])
+
+@pytest.mark.parametrize('value', HARD + list(PS_QUOTES))
 def test_powershell_literal_reads_back(value):
     literal = S.ps_quote(value)
     assert ps_unquote(literal) == value

@@ -66,8 +66,8 @@ class WindowsTarget(object):
         for prefix, scenario in self.answers:
             if argv[1:1 + len(prefix)] == prefix:
                 r = scenario() if callable(scenario) else recorded(VERSION, scenario)
-                return '@@machinist rc=%d timed_out=0 out=%s err=%s\r\n' % (r['rc'], S.b64(r['stdout']),
-                                                                           S.b64(r['stderr']))
+                return '@@machinist rc=%d timed_out=0 out=%s err=%s\r\n' % (
+                    r['rc'], S.b64(r['stdout']), S.b64(r['stderr']))
         raise AssertionError('unexpected podman.exe call %r' % (argv,))
 
 
