@@ -20,7 +20,8 @@ from __future__ import annotations
 from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import Converger, MachineError
 from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import SpecError, desired_from_params
-from ansible_collections.machinist.podman.plugins.module_utils._module_glue import COMMON_ARGS, make_client
+from ansible_collections.machinist.podman.plugins.module_utils._module_glue import (
+    COMMON_ARGS, fail, make_client, make_runner)
 from ansible_collections.machinist.podman.plugins.module_utils._shells import ShellError
 
 TASK_ERRORS = (SpecError, MachineError, ShellError)
@@ -73,3 +74,15 @@ def info_task(params, runner, check_mode=False, diff=False):
     machines, warnings = gather(client, params['name'], params['provider'], params['all_providers'])
     return {'changed': False, 'machines': machines, 'podman_version': str(client.caps.version),
             'commands': runner.commands(), 'warnings': warnings}
+
+
+def run_in_module(module, task):
+    """The module path: a LocalRunner on this host, the task, and the module's exit."""
+    runner = make_runner(module)
+    try:
+        result = task(module.params, runner, check_mode=module.check_mode, diff=module._diff)
+    except TASK_ERRORS as e:
+        fail(module, runner, e)
+    for w in result.pop('warnings'):
+        module.warn(w)
+    module.exit_json(**result)

@@ -248,21 +248,11 @@ controller_side:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import (
-    MACHINE_ARGS, TASK_ERRORS, machine_task)
-from ansible_collections.machinist.podman.plugins.module_utils._module_glue import fail, make_runner
+from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import MACHINE_ARGS, machine_task, run_in_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=MACHINE_ARGS, supports_check_mode=True)
-    runner = make_runner(module)
-    try:
-        result = machine_task(module.params, runner, check_mode=module.check_mode, diff=module._diff)
-    except TASK_ERRORS as e:
-        fail(module, runner, e)
-    for w in result.pop('warnings'):
-        module.warn(w)
-    module.exit_json(**result)
+    run_in_module(AnsibleModule(argument_spec=MACHINE_ARGS, supports_check_mode=True), machine_task)
 
 
 if __name__ == '__main__':
