@@ -170,12 +170,16 @@ def from_url(url, checksum=None, uncompressed_checksum=None, mirrors=()):
                     candidates=[m.rstrip('/') + '/' + base for m in mirrors] + [url])
 
 
-def from_file(path, checksum=None, uncompressed_checksum=None):
-    if not os.path.isfile(path):
-        raise F.FetchError('source: %s is not a file on the host that runs the task' % path)
-    with open(path, 'rb') as f:
-        head = f.read(8)
-    base = os.path.basename(path)
+def from_file(path, checksum=None, uncompressed_checksum=None, check_exists=True):
+    """A local image. check_exists=False: the file is on another host (the controller-side path),
+    so its compression is told by its name alone."""
+    head = b''
+    if check_exists:
+        if not os.path.isfile(path):
+            raise F.FetchError('source: %s is not a file on the host that runs the task' % path)
+        with open(path, 'rb') as f:
+            head = f.read(8)
+    base = os.path.basename(path.replace('\\', '/'))
     return Artifact(F.strip_suffix(base), F.compression_of(base, head), path=path, sha256=checksum,
                     uncompressed_sha256=uncompressed_checksum, source='file')
 

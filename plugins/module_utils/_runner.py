@@ -107,8 +107,11 @@ class LocalFiles(object):
 
     def host(self):
         from ansible_collections.machinist.podman.plugins.module_utils._state_store import default_base
-        return {'os': platform.system().lower(), 'arch': platform.machine(), 'home': os.path.expanduser('~'),
-                'admin': hasattr(os, 'geteuid') and os.geteuid() == 0, 'state_base': default_base()}
+        home = os.path.expanduser('~')
+        return {'os': platform.system().lower(), 'arch': platform.machine(), 'home': home,
+                'admin': hasattr(os, 'geteuid') and os.geteuid() == 0, 'state_base': default_base(),
+                'cache_base': os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.join(home, '.cache'),
+                                           'machinist.podman')}
 
 
 class Runner(object):
@@ -122,11 +125,16 @@ class Runner(object):
         self.calls = []
 
     def run(self, args, env=None, timeout=None):
+        """Runs podman with args."""
+        return self.run_program([self.executable] + list(args), env, timeout)
+
+    def run_program(self, argv, env=None, timeout=None):
+        """Runs any program on the podman host (recorded like podman's calls)."""
         merged = dict(self.env)
         merged.update(env or {})
         # podman's messages are what we classify: keep them in English.
         merged.setdefault('LC_ALL', 'C')
-        result = self._execute([self.executable] + list(args), merged, timeout)
+        result = self._execute(list(argv), merged, timeout)
         self.calls.append(result)
         return result
 
@@ -191,9 +199,13 @@ class RemoteRunner(Runner):
         self.transport = transport
         self._host = None
 
-    def _ask(self, script):
-        rc, stdout, stderr = self.transport(script)
+    def _ask(self, script, stdin=None):
+        rc, stdout, stderr = self.transport(script, stdin) if stdin is not None else self.transport(script)
         return rc, parse_answer(stdout), stderr
+
+    def ask(self, op, *args, **kwargs):
+        """The answer fields of one shell operation (digest, size, move, mkdir...), or None."""
+        return self._ask(getattr(self.shell, op)(*args), stdin=kwargs.get('stdin'))[1]
 
     def _execute(self, argv, env, timeout):
         start = time.time()

@@ -188,6 +188,40 @@ class PowerShell(object):
         return ("Remove-Item -LiteralPath %s -Force -ErrorAction SilentlyContinue; Write-Output '%s removed=1'"
                 % (ps_string(path), MARK))
 
+    def stdin_to_file(self, path):
+        """Keeps what the connection sends on stdin (a secret never put in a script) in a private file."""
+        return '\n'.join([
+            "$ErrorActionPreference = 'Stop'",
+            '$null = New-Item -ItemType Directory -Force -Path %s' % ps_string(self.path.dirname(path)),
+            '[IO.File]::WriteAllText(%s, [Console]::In.ReadToEnd())' % ps_string(path),
+            "Write-Output '%s written=1'" % MARK,
+        ])
+
+    def digest(self, path):
+        """sha256 and size of a file; both empty when there is no such file."""
+        p = ps_string(path)
+        return '\n'.join([
+            'if (Test-Path -LiteralPath %s -PathType Leaf) {' % p,
+            "Write-Output ('%s sha256={0} size={1}' -f (Get-FileHash -Algorithm SHA256 -LiteralPath %s).Hash.ToLower(), "
+            '(Get-Item -LiteralPath %s).Length)' % (MARK, p, p),
+            "} else { Write-Output '%s sha256= size=' }" % MARK,
+        ])
+
+    def size(self, path):
+        p = ps_string(path)
+        return ("if (Test-Path -LiteralPath %s -PathType Leaf) { Write-Output ('%s size={0}' -f (Get-Item -LiteralPath %s)"
+                ".Length) } else { Write-Output '%s size=' }" % (p, MARK, p, MARK))
+
+    def move(self, src, dst):
+        return ("Move-Item -LiteralPath %s -Destination %s -Force; Write-Output '%s moved=1'"
+                % (ps_string(src), ps_string(dst), MARK))
+
+    def mkdir(self, path):
+        return "$null = New-Item -ItemType Directory -Force -Path %s; Write-Output '%s made=1'" % (ps_string(path), MARK)
+
+    # curl.exe ships with Windows 10 1803 and later.
+    curl = 'curl.exe'
+
     def host(self):
         """The target's OS, architecture, home and whether this session is elevated (Hyper-V needs it)."""
         return '\n'.join([
@@ -201,6 +235,10 @@ class PowerShell(object):
     @staticmethod
     def state_base(home):
         return ntpath.join(home, '.local', 'state', 'machinist.podman')
+
+    @staticmethod
+    def cache_base(home):
+        return ntpath.join(home, '.cache', 'machinist.podman')
 
     def expand(self, path, home):
         return expand_windows_path(path, home)
@@ -250,15 +288,43 @@ class PosixShell(object):
     def remove(self, path):
         return "rm -f %s; printf '%s removed=1\\n'" % (shlex.quote(path), MARK)
 
+    def stdin_to_file(self, path):
+        folder = shlex.quote(self.path.dirname(path) or '.')
+        return ("umask 077 && mkdir -p %s && cat >%s && printf '%s written=1\\n'" % (folder, shlex.quote(path), MARK))
+
+    def digest(self, path):
+        p = shlex.quote(path)
+        return ('if [ -f %s ]; then s=$( (sha256sum <%s 2>/dev/null || shasum -a 256 <%s) | cut -d" " -f1); '
+                'n=$(wc -c <%s | tr -d " "); else s=; n=; fi; printf \'%s sha256=%%s size=%%s\\n\' "$s" "$n"'
+                % (p, p, p, p, MARK))
+
+    def size(self, path):
+        p = shlex.quote(path)
+        return ('if [ -f %s ]; then n=$(wc -c <%s | tr -d " "); else n=; fi; printf \'%s size=%%s\\n\' "$n"'
+                % (p, p, MARK))
+
+    def move(self, src, dst):
+        return "mv -f %s %s && printf '%s moved=1\\n'" % (shlex.quote(src), shlex.quote(dst), MARK)
+
+    def mkdir(self, path):
+        return "umask 022 && mkdir -p %s && printf '%s made=1\\n'" % (shlex.quote(path), MARK)
+
+    curl = 'curl'
+
     def host(self):
-        return ('printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s\\n\' "$(uname -s | tr A-Z a-z)" '
+        return ('printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s cache=%%s\\n\' "$(uname -s | tr A-Z a-z)" '
                 '"$(uname -m)" "$([ "$(id -u)" = 0 ] && echo 1 || echo 0)" '
                 '"$(printf %%s "$HOME" | base64 | tr -d \'\\n\')" '
-                '"$(printf %%s "${XDG_STATE_HOME:-}" | base64 | tr -d \'\\n\')"' % MARK)
+                '"$(printf %%s "${XDG_STATE_HOME:-}" | base64 | tr -d \'\\n\')" '
+                '"$(printf %%s "${XDG_CACHE_HOME:-}" | base64 | tr -d \'\\n\')"' % MARK)
 
     @staticmethod
     def state_base(home, xdg_state=''):
         return posixpath.join(xdg_state or posixpath.join(home, '.local', 'state'), 'machinist.podman')
+
+    @staticmethod
+    def cache_base(home, xdg_cache=''):
+        return posixpath.join(xdg_cache or posixpath.join(home, '.cache'), 'machinist.podman')
 
     def expand(self, path, home):
         if path and home and (path == '~' or path.startswith('~/')):
@@ -275,7 +341,7 @@ WINDOWS_ARCH = {'AMD64': 'x86_64', 'ARM64': 'arm64', 'X86': 'i386'}
 
 
 def host_facts(shell, fields):
-    """The host dict the planner uses (os, arch, admin, home, state_base) from a host() answer."""
+    """The host dict (os, arch, admin, home, state_base, cache_base) from a host() answer."""
     if fields is None:
         raise ShellError('the target did not answer the host probe')
     home = unb64(fields.get('home'))
@@ -285,6 +351,8 @@ def host_facts(shell, fields):
             'admin': fields.get('admin') == '1', 'home': home}
     if shell.family == 'powershell':
         host['state_base'] = shell.state_base(home)
+        host['cache_base'] = shell.cache_base(home)
     else:
         host['state_base'] = shell.state_base(home, unb64(fields.get('state')))
+        host['cache_base'] = shell.cache_base(home, unb64(fields.get('cache')))
     return host

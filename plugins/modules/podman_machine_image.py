@@ -37,6 +37,19 @@ attributes:
     support: none
   idempotent:
     support: full
+  platform:
+    description: Target operating systems.
+    support: full
+    platforms: [posix, windows]
+    details:
+      - On a POSIX target the module runs there and decompresses while it downloads.
+      - On a Windows target (a connection with the PowerShell shell) the controller resolves O(source) (stream
+        metadata, a registry index, with O(username) and O(password)), and the target downloads the artifact with
+        C(curl.exe), checks its sha256 with C(Get-FileHash) and keeps it in its cache still compressed; podman
+        decompresses a local compressed image itself at C(machine init). A registry token reaches the target on the
+        connection's standard input, never in a command. O(uncompressed_checksum) alone, O(progress_file),
+        O(prune_keep) and O(prune_older_than_days) are refused there, and there is no lock between two runs.
+      - The variable C(machinist_podman_controller_side=true) takes that path on a POSIX target too (with C(curl)).
 options:
   source:
     description:
@@ -91,7 +104,9 @@ options:
     type: bool
     default: false
   cache_dir:
-    description: Where images are kept. Defaults to C($XDG_CACHE_HOME/machinist.podman/images).
+    description:
+      - Where images are kept. Defaults to C($XDG_CACHE_HOME/machinist.podman/images) (C(~/.cache/...) when unset);
+        on a Windows target C(%USERPROFILE%\.cache\machinist.podman\images).
     type: path
   verify:
     description: V(record) trusts the cache's record of size, mtime and digests; V(full) rehashes the image.
@@ -178,6 +193,14 @@ pruned:
   returned: success
   type: list
   elements: str
+compressed:
+  description: Whether RV(path) is the artifact as downloaded, still compressed (the controller-side path).
+  returned: on the controller-side path
+  type: bool
+controller_side:
+  description: Present and true when the controller resolved the source and the target fetched it (a Windows target).
+  returned: on the controller-side path
+  type: bool
 """
 
 import os
@@ -187,87 +210,22 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
-
-# The home of the user running the task, for ~ in a local source and the default cache.
-HOME = os.environ.get('HOME') or os.getcwd()
-
-
-def _digest(value, field):
-    if value is None:
-        return None
-    text = value.split(':', 1)[1] if value.startswith('sha256:') else value
-    if len(text) != 64 or any(c not in '0123456789abcdef' for c in text.lower()):
-        raise F.FetchError('%s: %r must be a sha256, as sha256:HEX or HEX (64 hex digits)' % (field, value))
-    return text.lower()
-
-
-def resolve(p, arch):
-    kind = p['source_type']
-    src = p['source']
-    if kind == 'auto':
-        if src in M.FCOS_STREAMS:
-            kind = 'stream'
-        elif src.startswith('docker://'):
-            kind = 'oci'
-        elif src.startswith(('http://', 'https://')):
-            kind = 'url'
-        else:
-            kind = 'file'
-    checksum = _digest(p['checksum'], 'checksum')
-    uncompressed = _digest(p['uncompressed_checksum'], 'uncompressed_checksum')
-    if kind == 'stream':
-        art = M.from_stream(src, arch, p['provider'], mirrors=p['mirrors'], artifact_query=p['artifact_query'])
-    elif kind == 'oci':
-        art = M.from_oci(src, arch, p['provider'], insecure=p['insecure'], username=p['username'], password=p['password'])
-    elif kind == 'url':
-        if not checksum and not uncompressed:
-            raise F.FetchError('checksum: a plain URL needs the sha256 of the file (checksum) or of the image '
-                               '(uncompressed_checksum), so a corrupted or tampered download is caught')
-        art = M.from_url(src, checksum, uncompressed, mirrors=p['mirrors'])
-    else:
-        art = M.from_file(os.path.join(HOME, src[2:]) if src.startswith('~/') else src, checksum, uncompressed)
-    for field, given, known in (('checksum', checksum, art.sha256), ('uncompressed_checksum', uncompressed,
-                                                                     art.uncompressed_sha256)):
-        if given and known and given != known:
-            raise F.FetchError('%s: %s does not agree with the %s metadata, which says %s' % (field, given, art.source, known))
-    art.sha256 = art.sha256 or checksum
-    art.uncompressed_sha256 = art.uncompressed_sha256 or uncompressed
-    return art
+from ansible_collections.machinist.podman.plugins.module_utils._image_tasks import (
+    IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, fetch_failure, resolve)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            source=dict(type='str', required=True),
-            source_type=dict(type='str', default='auto', choices=['auto', 'stream', 'oci', 'url', 'file']),
-            provider=dict(type='str', default='qemu', choices=['qemu', 'applehv', 'libkrun', 'hyperv', 'wsl']),
-            arch=dict(type='str', choices=['x86_64', 'aarch64']),
-            checksum=dict(type='str'),
-            uncompressed_checksum=dict(type='str'),
-            mirrors=dict(type='list', elements='str', default=[]),
-            artifact_query=dict(type='str'),
-            username=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            insecure=dict(type='bool', default=False),
-            cache_dir=dict(type='path'),
-            verify=dict(type='str', default='record', choices=['record', 'full']),
-            progress_file=dict(type='path'),
-            prune_older_than_days=dict(type='int'),
-            prune_keep=dict(type='int'),
-            lock_timeout=dict(type='int', default=3600),
-        ),
-        required_together=[('username', 'password')],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=IMAGE_ARGS, required_together=IMAGE_REQUIRED_TOGETHER,
+                           supports_check_mode=True)
     p = module.params
     arch = p['arch'] or M.fcos_arch(platform.machine())
-    cache_dir = p['cache_dir'] or os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.join(HOME, '.cache'),
-                                               'machinist.podman', 'images')
+    cache_dir = p['cache_dir'] or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), 'machinist.podman', 'images')
     if p['prune_keep'] is not None and p['prune_keep'] < 1:
         module.fail_json(msg='prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
     art = None
     try:
-        art = resolve(p, arch)
+        art = resolve(p, arch, os.path.expanduser)
         cache = M.Cache(cache_dir)
         progress = p['progress_file'] or os.path.join(cache_dir, '.partial', art.key() + '.progress')
         out = M.ensure(cache, art, verify=p['verify'], check_mode=module.check_mode, progress_path=progress,
@@ -276,9 +234,9 @@ def main():
         if p['prune_older_than_days'] is not None or p['prune_keep'] is not None:
             pruned = cache.prune(out['path'], p['prune_older_than_days'], p['prune_keep'], check_mode=module.check_mode)
     except F.FetchError as exc:
-        shown = ('expected', 'seen', 'mismatch', 'url', 'status', 'truncated', 'resumable_bytes')
-        extra = dict((k, v) for k, v in exc.extra.items() if k in shown)
-        module.fail_json(msg=str(exc), changed=False, source=art.describe() if art else None, **extra)
+        failed = fetch_failure(exc, art)
+        failed.pop('failed')
+        module.fail_json(**failed)
     rec = out['record'] or {}
     module.exit_json(changed=out['changed'] or bool(pruned), path=out['path'], sha256=rec.get('sha256'),
                      uncompressed_sha256=rec.get('uncompressed_sha256'), size=rec.get('size'), source=art.describe(),

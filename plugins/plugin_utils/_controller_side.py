@@ -56,25 +56,27 @@ def remote_runner(action, executable):
     if family == 'powershell' and executable == 'podman':
         executable = 'podman.exe'
 
-    def transport(script):
+    def transport(script, stdin=None):
         if family == 'powershell':
             # The same encoding Ansible's own PowerShell commands get: UTF-16LE base64, one command.
             script = action._connection._shell._encode_script(script, strict_mode=False, preserve_rc=False)
-        # Not sudoable: podman machine refuses root, and a TTY would mix stderr into stdout.
-        res = action._low_level_execute_command(script, sudoable=False)
+        # Not sudoable: podman machine refuses root, and a TTY would mix stderr into stdout. Secrets go
+        # on stdin, which Ansible does not print at any verbosity.
+        res = action._low_level_execute_command(script, sudoable=False, in_data=stdin)
         return res.get('rc'), to_text(res.get('stdout', '')), to_text(res.get('stderr', ''))
 
     return RemoteRunner(executable, shell, transport)
 
 
-def run_task(action, task_vars, argument_spec, task, path_options=()):
-    """The module's result, made on the controller: validation, the task, the failure shape."""
+def run_task(action, task_vars, argument_spec, task, path_options=(), required_together=None, executable='podman'):
+    """The module's result, made on the controller: validation, the task, the failure shape.
+    executable=None: the task runs no podman (its runner still reaches the target's files and programs)."""
     result = ActionBase.run(action, None, task_vars)
-    result.update(_task_result(action, argument_spec, task, path_options))
+    result.update(_task_result(action, argument_spec, task, path_options, required_together, executable))
     return result
 
 
-def _task_result(action, argument_spec, task, path_options):
+def _task_result(action, argument_spec, task, path_options, required_together, executable):
     if action._task.async_val:
         return {'failed': True, 'controller_side': True,
                 'msg': 'async: this task runs on the controller (a Windows target, or %s), which waits for it; '
@@ -83,7 +85,7 @@ def _task_result(action, argument_spec, task, path_options):
     for key in path_options:
         # 'path' would expand ~ on the controller; the target's home is what counts.
         spec[key]['type'] = 'str'
-    validated = ArgumentSpecValidator(spec).validate(dict(action._task.args))
+    validated = ArgumentSpecValidator(spec, required_together=required_together).validate(dict(action._task.args))
     if validated.error_messages:
         # The message AnsibleModule gives for the same mistake.
         msg = validated.errors.msg
@@ -91,7 +93,7 @@ def _task_result(action, argument_spec, task, path_options):
             msg = 'Unsupported parameters for (%s) module: %s' % (action._task.action, msg)
         return {'failed': True, 'msg': msg, 'controller_side': True}
     params = validated.validated_parameters
-    runner = remote_runner(action, params['executable'])
+    runner = remote_runner(action, params['executable'] if executable else '')
     try:
         for key in path_options:
             if params.get(key):

@@ -106,7 +106,8 @@ def test_windows_host_answer():
                             % S.b64('C:\\Users\\Jäne'))
     host = S.host_facts(S.PowerShell(), fields)
     assert host == {'os': 'windows', 'arch': 'arm64', 'admin': False, 'home': 'C:\\Users\\Jäne',
-                    'state_base': 'C:\\Users\\Jäne\\.local\\state\\machinist.podman'}
+                    'state_base': 'C:\\Users\\Jäne\\.local\\state\\machinist.podman',
+                    'cache_base': 'C:\\Users\\Jäne\\.cache\\machinist.podman'}
 
 
 def test_no_answer_is_none():

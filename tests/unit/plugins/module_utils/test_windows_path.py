@@ -163,3 +163,67 @@ def test_info_over_powershell():
     result = run(target, task=info_task, name=None, provider=None, all_providers=False)
     assert [m['name'] for m in result['machines']] == ['rec-a', 'rec-b']
     assert [argv[1:3] for argv, env in target.runs] == [['--version'], ['machine', 'list'], ['machine', 'inspect']]
+
+
+class FetchingTarget(WindowsTarget):
+    """Also answers the image operations: curl.exe, digests, moves; remembers what came on stdin."""
+
+    def __init__(self, sha, size):
+        WindowsTarget.__init__(self, [])
+        self.sha, self.size = sha, size
+        self.stdin = []
+        self.moved = []
+
+    def __call__(self, script, stdin=None):
+        if stdin is not None:
+            self.stdin.append(stdin)
+        if 'Get-FileHash' in script:
+            self.scripts.append(script)
+            if not self.runs:  # nothing downloaded yet
+                return 0, '@@machinist sha256= size=\r\n', ''
+            return 0, '@@machinist sha256=%s size=%d\r\n' % (self.sha, self.size), ''
+        if 'Move-Item -LiteralPath' in script and '$tmp' not in script:
+            self.scripts.append(script)
+            self.moved.append(re.findall(r"'((?:[^']|'')*)'", script))
+            return 0, '@@machinist moved=1\r\n', ''
+        if 'ReadToEnd()' in script:
+            self.scripts.append(script)
+            return 0, '@@machinist written=1\r\n', ''
+        if 'New-Item -ItemType Directory' in script and 'Move-Item' not in script:
+            self.scripts.append(script)
+            return 0, '@@machinist made=1\r\n', ''
+        return WindowsTarget.__call__(self, script)
+
+    def _run(self, script):
+        argv = start_process_argv(script)
+        self.runs.append((argv, {}))
+        return '@@machinist rc=0 timed_out=0 out= err=\r\n'
+
+
+def test_image_fetch_on_windows_downloads_there_and_keeps_the_token_off_every_script():
+    from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
+    from ansible_collections.machinist.podman.plugins.module_utils._image_tasks import ensure_on_target
+    sha = 'ab' * 32
+    art = M.Artifact('podman-machine.x86_64.hyperv.vhdx', 'zst', url='https://quay.io/v2/podman/machine-os/blobs/x',
+                     sha256=sha, release='5.8', source='oci docker://quay.io/podman/machine-os:5.8')
+
+    class Reg(object):
+        _auth = 'Bearer s3cr3t-t0ken'
+    art.registry = Reg()
+    target = FetchingTarget(sha, 1234)
+    runner = RemoteRunner('', S.PowerShell(), target)
+    cache = HOME + '\\.cache\\machinist.podman\\images'
+    out = ensure_on_target(runner, cache, art, 'record', False)
+    assert out['changed'] and out['path'] == cache + '\\%s-podman-machine.x86_64.hyperv.vhdx.zst' % art.key()
+    curl = [argv for argv, env in target.runs if argv[0] == 'curl.exe']
+    assert len(curl) == 1
+    argv = curl[0]
+    assert argv[argv.index('-o') + 1] == cache + '\\.partial\\%s.download' % art.key()
+    assert argv[argv.index('-H') + 1] == '@' + cache + '\\.partial\\%s.headers' % art.key()
+    assert argv[-1] == art.url
+    # The token travels on stdin only: no script, no command line holds it.
+    assert target.stdin == ['Authorization: Bearer s3cr3t-t0ken\n']
+    assert not [s for s in target.scripts if 's3cr3t' in s]
+    assert not [a for a in runner.commands() if 's3cr3t' in ' '.join(a)]
+    record = target.written[out['path'] + '.json']
+    assert '"sha256": "%s"' % sha in record and '"compressed": true' in record
