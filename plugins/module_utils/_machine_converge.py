@@ -239,6 +239,9 @@ class Converger(object):
         kind = action['action']
         if kind == 'start':
             self._check_podman4_key(desired['name'], facts, action['env'])
+        for path, text in sorted((action.get('files') or {}).items()):
+            if not self.runner.write_text(path, text):
+                raise MachineError('cannot write %s on the host that runs podman (%s needs it)' % (path, kind))
         timeout = self.start_timeout if kind == 'start' else None
         res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
         if res.ok:

@@ -14,6 +14,7 @@ the desired machine is to remove it and `recreate` is not set.
 from __future__ import annotations
 
 import os
+import posixpath
 
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils._machine_facts import canonical_usb, managed_view
@@ -42,8 +43,10 @@ class Plan(object):
         self.before = None
         self.after = None
 
-    def add(self, action, argv, reason, env=None):
-        self.actions.append({'action': action, 'argv': argv, 'reason': reason, 'env': env or {}})
+    def add(self, action, argv, reason, env=None, files=None):
+        # files: {path: text} written on the podman host just before the command runs.
+        self.actions.append({'action': action, 'argv': argv, 'reason': reason, 'env': env or {},
+                             'files': files or {}})
 
     def refuse(self, message):
         if self.refusal is None:
@@ -62,7 +65,7 @@ def _fmt(field, value):
     return '%s%s' % (value, _UNITS.get(field, ''))
 
 
-def _check_versions(plan, desired, caps, provider, creating):
+def _check_versions(plan, desired, caps, provider, creating, host):
     """Options this podman or this provider cannot take at all.
 
     The version gates are the flag tables' own: init's for a new machine and for init-only options,
@@ -81,6 +84,13 @@ def _check_versions(plan, desired, caps, provider, creating):
                            'machines always use it (gvproxy). Remove the option or set it to true' % provider)
     if desired.get('volumes') and not PROVIDERS[provider]['volumes']:
         plan.warnings.append('volumes are ignored by %s machines: the host drives are already under /mnt' % provider)
+    if desired.get('rosetta') is not None:
+        if creating and not caps.has('init_rosetta'):
+            return plan.refuse('%s: remove the option or use a newer podman' % caps.missing('init_rosetta'))
+        if provider != 'applehv' or host.get('os') != 'darwin' or host.get('arch') not in ('arm64', 'aarch64'):
+            return plan.refuse('rosetta: only applehv machines on an Apple Silicon Mac run x86_64 programs through '
+                               'Rosetta; this machine is provider=%s on a %s %s host. Remove the option'
+                               % (provider, host.get('os'), host.get('arch')))
     return None
 
 
@@ -119,6 +129,8 @@ def _init_only_drift(desired, facts, record):
             continue
         if field == 'username':
             have = (facts.get('ssh') or {}).get('user')
+        elif field == 'rosetta' and facts.get('rosetta') is not None:
+            have = facts['rosetta']  # 5.x inspect says it
         elif recorded is not None and field in recorded:
             have = recorded[field]
         else:
@@ -176,7 +188,7 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
         return plan
 
     creating = facts is None
-    if _check_versions(plan, desired, caps, provider, creating):
+    if _check_versions(plan, desired, caps, provider, creating, host):
         return plan
 
     if creating:
@@ -188,7 +200,7 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
                     'either machine would then delete the other\'s disk (containers/podman#17784). Give the image '
                     'file a name of its own for this machine (copy or rename it)'
                     % (caps.version, desired['image'], other['image_path'], other['name']))
-        _plan_init(plan, desired, state, caps, provider, env, 'the machine does not exist')
+        _plan_init(plan, desired, state, caps, provider, env, 'the machine does not exist', host)
         return plan
 
     # The machine exists: what differs?
@@ -229,7 +241,7 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
             return plan.refuse(refusals[0] if len(refusals) == 1 else '; and '.join(refusals))
         plan.add('rm', cmds.rm_argv(name), 'recreate: ' + refusals[0].split(';')[0], env)
         plan.changes['recreated'] = {'before': False, 'after': True}
-        _plan_init(plan, desired, state, caps, provider, env, 'recreate')
+        _plan_init(plan, desired, state, caps, provider, env, 'recreate', host)
         return plan
 
     # A machine marked "starting" may be half-started or stuck: stopping it is right, and so is asking
@@ -267,9 +279,19 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
     return plan
 
 
-def _plan_init(plan, desired, state, caps, provider, env, reason):
+def _conf_override(desired, host):
+    """Settings init reads only from containers.conf, as a file for CONTAINERS_CONF_OVERRIDE: (env, files)."""
+    if desired.get('rosetta') is None:
+        return {}, {}
+    path = posixpath.join(host.get('state_base') or '.', 'containers-machine-rosetta-%s.conf'
+                          % str(desired['rosetta']).lower())
+    return {'CONTAINERS_CONF_OVERRIDE': path}, {path: '[machine]\nrosetta = %s\n' % str(desired['rosetta']).lower()}
+
+
+def _plan_init(plan, desired, state, caps, provider, env, reason, host):
     name = desired['name']
-    plan.add('init', cmds.init_argv(_init_values(desired, provider), caps), reason, env)
+    extra_env, files = _conf_override(desired, host)
+    plan.add('init', cmds.init_argv(_init_values(desired, provider), caps), reason, dict(env, **extra_env), files)
     if not plan.before.get('exists'):
         plan.changes['exists'] = {'before': False, 'after': True}
     if state in ('started', 'restarted'):

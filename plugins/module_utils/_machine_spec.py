@@ -34,7 +34,7 @@ _USB_RE = re.compile(r'^(bus=\d+,devnum=\d+|vendor=[0-9a-fA-F]{1,4},product=[0-9
 _VOLUME_OPTIONS = re.compile(r'^(ro|rw|security_model=[a-z-]+)$')
 
 # Options that only `podman machine init` can apply.
-INIT_ONLY = ('image', 'volumes', 'timezone', 'username', 'ignition_path', 'playbook', 'swap')
+INIT_ONLY = ('image', 'volumes', 'timezone', 'username', 'ignition_path', 'playbook', 'swap', 'rosetta')
 
 
 class SpecError(ValueError):
@@ -148,6 +148,7 @@ def desired_from_params(params):
         'ignition_path': params.get('ignition_path') or None,
         'playbook': params.get('playbook') or None,
         'provider': params.get('provider') or None,
+        'rosetta': params.get('rosetta'),
         'volumes': None,
         'usb': None,
     }

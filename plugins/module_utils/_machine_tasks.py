@@ -42,6 +42,7 @@ MACHINE_ARGS = dict(
     ignition_path=dict(type='path'),
     playbook=dict(type='path'),
     usb=dict(type='list', elements='str'),
+    rosetta=dict(type='bool'),
     recreate=dict(type='bool', default=False),
     timeout=dict(type='int', default=600),
     **COMMON_ARGS

@@ -23,6 +23,8 @@ FEATURES = {
     'init_usb': ((4, 8, 0), None),
     'init_playbook': ((5, 4, 0), None),
     'init_swap': ((5, 6, 0), None),
+    # [machine] rosetta in containers.conf, read by init for applehv machines on arm64 Macs
+    'init_rosetta': ((5, 1, 0), None),
     # CONTAINERS_MACHINE_PROVIDER selects the provider (4.3 ignores it). It works for every
     # subcommand on every later version, 6.0 included, so it is the one mechanism we use (6.0's
     # init --provider is not needed).
@@ -46,6 +48,7 @@ FEATURE_FLAGS = {
     'init_usb': 'usb',
     'init_playbook': 'playbook',
     'init_swap': 'swap',
+    'init_rosetta': 'rosetta',
     'set_user_mode_networking': 'user_mode_networking',
     'set_usb': 'usb',
 }

@@ -79,6 +79,15 @@ options:
       - Size of the zram swap in the machine (bare number MiB, or with a unit). Podman 5.6 or later; only when the
         machine is created.
     type: str
+  rosetta:
+    description:
+      - Whether x86_64 programs in the machine run through Apple's Rosetta. Only for O(provider=applehv) machines on
+        an Apple Silicon Mac, with Podman 5.1 or later; refused elsewhere, with the reason.
+      - Podman reads it from C(containers.conf) (C([machine] rosetta), default true) when the machine is created; the
+        module passes it for this machine alone, through a C(CONTAINERS_CONF_OVERRIDE) file in its state folder.
+      - Only used when the machine is created; a different value for an existing machine (as C(inspect) reports it)
+        fails, unless O(recreate=true).
+    type: bool
   image:
     description:
       - The machine OS image. A local file path, an http(s) URL, or a C(docker://) reference. Podman 4 also accepts

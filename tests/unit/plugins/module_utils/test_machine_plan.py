@@ -226,3 +226,39 @@ def test_diff_views(version):
     assert plan.before['cpus'] == 2 and plan.after['cpus'] == 3
     assert plan.before['rootful'] is False and plan.after['rootful'] is True
     assert plan.after['state'] == 'stopped'
+
+
+MAC = {'os': 'darwin', 'arch': 'arm64', 'state_base': '/Users/jane/.local/state/machinist.podman'}
+
+
+def test_rosetta_goes_to_init_through_a_containers_conf_override():
+    plan = plan_machine(desired(provider='applehv', rosetta=False), 'present', None, caps('5.8.6'), MAC)
+    assert plan.refusal is None
+    init = plan.actions[0]
+    path = '/Users/jane/.local/state/machinist.podman/containers-machine-rosetta-false.conf'
+    assert init['env'] == {'CONTAINERS_MACHINE_PROVIDER': 'applehv', 'CONTAINERS_CONF_OVERRIDE': path}
+    assert init['files'] == {path: '[machine]\nrosetta = false\n'}
+    assert '--rosetta' not in ' '.join(init['argv'])
+
+
+@pytest.mark.parametrize('provider,host,version,message', [
+    ('libkrun', MAC, '5.8.6', 'rosetta: only applehv machines on an Apple Silicon Mac'),
+    ('applehv', dict(MAC, arch='x86_64'), '5.8.6', 'this machine is provider=applehv on a darwin x86_64 host'),
+    ('qemu', LINUX, '5.8.6', 'provider=qemu on a linux x86_64 host'),
+    ('applehv', MAC, '5.0.3', 'rosetta needs Podman 5.1 or later'),
+])
+def test_rosetta_is_refused_where_it_cannot_be(provider, host, version, message):
+    plan = plan_machine(desired(provider=provider, rosetta=True), 'present', None, caps(version), host)
+    assert message in (plan.refusal or ''), plan.refusal
+    assert plan.actions == [] or plan.refusal
+
+
+def test_rosetta_of_an_existing_machine_is_read_from_inspect():
+    facts = facts_of('5.8.6', provider='applehv', rosetta=True)
+    same = plan_machine(desired(provider='applehv', rosetta=True), 'present', facts, caps('5.8.6'), MAC)
+    assert same.refusal is None and same.actions == []
+    other = plan_machine(desired(provider='applehv', rosetta=False), 'present', facts, caps('5.8.6'), MAC)
+    assert 'rosetta: only podman machine init sets it' in other.refusal
+    redo = plan_machine(desired(provider='applehv', rosetta=False), 'present', facts, caps('5.8.6'), MAC, recreate=True)
+    assert [a['action'] for a in redo.actions] == ['rm', 'init']
+    assert redo.actions[1]['files']
