@@ -237,12 +237,12 @@ class RemoteRunner(Runner):
         return path
 
     def file_identity(self, path):
-        # Knowing that a remote program is unchanged would cost a call of its own: ask podman instead.
-        return None
+        # The host probe reads the identity of this runner's program; other files are not asked about.
+        return self.host().get('program_identity') if path == self.executable else None
 
     def host(self):
         if self._host is None:
-            rc, fields, stderr = self._ask(self.shell.host())
+            rc, fields, stderr = self._ask(self.shell.host(self.executable))
             if fields is None:
                 raise ShellError('the target did not answer the host probe (connection rc=%s): %s'
                                  % (rc, (stderr or '').strip() or 'no output'))

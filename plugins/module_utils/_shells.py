@@ -222,14 +222,21 @@ class PowerShell(object):
     # curl.exe ships with Windows 10 1803 and later.
     curl = 'curl.exe'
 
-    def host(self):
-        """The target's OS, architecture, home and whether this session is elevated (Hyper-V needs it)."""
+    def host(self, program=''):
+        """The target's OS, architecture, home, whether this session is elevated (Hyper-V needs it), and the
+        identity of `program` (path:size:mtime:0), by which the podman version is cached."""
         return '\n'.join([
             '$id = [Security.Principal.WindowsIdentity]::GetCurrent()',
             '$admin = ([Security.Principal.WindowsPrincipal]$id).IsInRole([Security.Principal.WindowsBuiltInRole]'
             '::Administrator)',
-            "Write-Output ('%s os=windows arch={0} admin={1} home={2}' -f $env:PROCESSOR_ARCHITECTURE, [int]$admin, "
-            '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($env:USERPROFILE)))' % MARK,
+            "$ident = ''",
+            '$c = Get-Command -Name %s -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1'
+            % ps_string(program or 'podman.exe'),
+            'if ($c) { $i = Get-Item -LiteralPath $c.Source; $ident = "{0}:{1}:{2}:0" -f $c.Source, $i.Length, '
+            '$i.LastWriteTimeUtc.Ticks }',
+            "Write-Output ('%s os=windows arch={0} admin={1} home={2} program={3}' -f $env:PROCESSOR_ARCHITECTURE, "
+            '[int]$admin, [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($env:USERPROFILE)), '
+            '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($ident)))' % MARK,
         ])
 
     @staticmethod
@@ -311,12 +318,17 @@ class PosixShell(object):
 
     curl = 'curl'
 
-    def host(self):
-        return ('printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s cache=%%s\\n\' "$(uname -s | tr A-Z a-z)" '
-                '"$(uname -m)" "$([ "$(id -u)" = 0 ] && echo 1 || echo 0)" '
+    def host(self, program=''):
+        # The program's identity: its resolved path, size, mtime and inode (GNU stat, else BSD stat).
+        ident = ('i=; p=$(command -v %s 2>/dev/null) && p=$(readlink -f "$p" 2>/dev/null || printf %%s "$p") && '
+                 'i="$p:$(stat -L -c \'%%s:%%Y:%%i\' "$p" 2>/dev/null || stat -L -f \'%%z:%%m:%%i\' "$p")"; '
+                 % shlex.quote(program or 'podman'))
+        return (ident + 'printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s cache=%%s program=%%s\\n\' '
+                '"$(uname -s | tr A-Z a-z)" "$(uname -m)" "$([ "$(id -u)" = 0 ] && echo 1 || echo 0)" '
                 '"$(printf %%s "$HOME" | base64 | tr -d \'\\n\')" '
                 '"$(printf %%s "${XDG_STATE_HOME:-}" | base64 | tr -d \'\\n\')" '
-                '"$(printf %%s "${XDG_CACHE_HOME:-}" | base64 | tr -d \'\\n\')"' % MARK)
+                '"$(printf %%s "${XDG_CACHE_HOME:-}" | base64 | tr -d \'\\n\')" '
+                '"$(printf %%s "$i" | base64 | tr -d \'\\n\')"' % MARK)
 
     @staticmethod
     def state_base(home, xdg_state=''):
@@ -348,7 +360,7 @@ def host_facts(shell, fields):
     arch = fields.get('arch') or ''
     os_name = (fields.get('os') or '').lower()
     host = {'os': os_name, 'arch': WINDOWS_ARCH.get(arch.upper(), arch) if os_name == 'windows' else arch,
-            'admin': fields.get('admin') == '1', 'home': home}
+            'admin': fields.get('admin') == '1', 'home': home, 'program_identity': unb64(fields.get('program')) or None}
     if shell.family == 'powershell':
         host['state_base'] = shell.state_base(home)
         host['cache_base'] = shell.cache_base(home)

@@ -102,12 +102,13 @@ def test_windows_home_expansion(path, expanded):
 
 
 def test_windows_host_answer():
-    fields = S.parse_answer('noise\r\n@@machinist os=windows arch=ARM64 admin=0 home=%s\r\n'
-                            % S.b64('C:\\Users\\Jäne'))
+    fields = S.parse_answer('noise\r\n@@machinist os=windows arch=ARM64 admin=0 home=%s program=%s\r\n'
+                            % (S.b64('C:\\Users\\Jäne'), S.b64('C:\\Program Files\\podman.exe:1024:42:0')))
     host = S.host_facts(S.PowerShell(), fields)
     assert host == {'os': 'windows', 'arch': 'arm64', 'admin': False, 'home': 'C:\\Users\\Jäne',
                     'state_base': 'C:\\Users\\Jäne\\.local\\state\\machinist.podman',
-                    'cache_base': 'C:\\Users\\Jäne\\.cache\\machinist.podman'}
+                    'cache_base': 'C:\\Users\\Jäne\\.cache\\machinist.podman',
+                    'program_identity': 'C:\\Program Files\\podman.exe:1024:42:0'}
 
 
 def test_no_answer_is_none():
@@ -159,7 +160,15 @@ def test_posix_files_round_trip(tmp_path):
 
 
 def test_posix_host_probe():
-    host = RemoteRunner('/bin/sh', S.PosixShell(), sh_transport).host()
+    runner = RemoteRunner('sh', S.PosixShell(), sh_transport)
+    host = runner.host()
+    real = os.path.realpath(subprocess.run(['sh', '-c', 'command -v sh'], capture_output=True, text=True,
+                                           check=True).stdout.strip())
+    st = os.stat(real)
+    assert host['program_identity'] == '%s:%d:%d:%d' % (real, st.st_size, int(st.st_mtime), st.st_ino)
+    assert runner.file_identity('sh') == host['program_identity']
+    assert runner.file_identity('/etc/passwd') is None
+    assert RemoteRunner('no-such-program', S.PosixShell(), sh_transport).host()['program_identity'] is None
     assert host['os'] == os.uname().sysname.lower()
     assert host['arch'] == os.uname().machine
     assert host['home'] == os.path.expanduser('~')
