@@ -212,6 +212,7 @@ from ansible_collections.machinist.podman.plugins.module_utils import _image_fet
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
 from ansible_collections.machinist.podman.plugins.module_utils._image_tasks import (
     IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, fetch_failure, resolve)
+from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalFiles
 
 
 def main():
@@ -219,13 +220,13 @@ def main():
                            supports_check_mode=True)
     p = module.params
     arch = p['arch'] or M.fcos_arch(platform.machine())
-    cache_dir = p['cache_dir'] or os.path.join(
-        os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), 'machinist.podman', 'images')
+    local = LocalFiles()
+    cache_dir = p['cache_dir'] or os.path.join(local.host()['cache_base'], 'images')
     if p['prune_keep'] is not None and p['prune_keep'] < 1:
         module.fail_json(msg='prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
     art = None
     try:
-        art = resolve(p, arch, os.path.expanduser)
+        art = resolve(p, arch, local.expand)
         cache = M.Cache(cache_dir)
         progress = p['progress_file'] or os.path.join(cache_dir, '.partial', art.key() + '.progress')
         out = M.ensure(cache, art, verify=p['verify'], check_mode=module.check_mode, progress_path=progress,
