@@ -145,8 +145,10 @@ class PowerShell(object):
         ]
         if timeout:
             lines += [
-                'if (-not $p.WaitForExit(%d)) { $t = 1; & taskkill.exe /T /F /PID $p.Id *> $null; $p.WaitForExit() }'
-                % (int(timeout) * 1000),
+                # cmd.exe does the redirection: Windows PowerShell turns a native program's redirected stderr
+                # into errors, which 'Stop' would throw (taskkill complains when a child is already gone).
+                'if (-not $p.WaitForExit(%d)) { $t = 1; & cmd.exe /c "taskkill /T /F /PID $($p.Id) >nul 2>&1"; '
+                '$p.WaitForExit() }' % (int(timeout) * 1000),
             ]
         else:
             lines.append('$p.WaitForExit()')

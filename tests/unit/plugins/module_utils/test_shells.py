@@ -65,7 +65,8 @@ def test_powershell_run_script_is_what_a_careful_operator_writes():
                                '-ArgumentList \'machine init --volume "C:\\Users\\Jane O\'\'Brien:/mnt/jane" --cpus 4 '
                                '"dev $1"\' -NoNewWindow -PassThru') for line in lines), script
     # Bounded: 600 s, then the whole process tree goes.
-    assert any('WaitForExit(600000)' in line and 'taskkill.exe /T /F /PID $p.Id' in line for line in lines)
+    assert any('WaitForExit(600000)' in line and '& cmd.exe /c "taskkill /T /F /PID $($p.Id) >nul 2>&1"' in line
+               for line in lines)
     # Output through files, and one ASCII answer line.
     assert '-RedirectStandardOutput $o -RedirectStandardError $e' in script
     assert lines[-1].startswith("Write-Output ('@@machinist rc={0} timed_out={1} out={2} err={3}'")
