@@ -227,3 +227,41 @@ def test_image_fetch_on_windows_downloads_there_and_keeps_the_token_off_every_sc
     assert not [a for a in runner.commands() if 's3cr3t' in ' '.join(a)]
     record = target.written[out['path'] + '.json']
     assert '"sha256": "%s"' % sha in record and '"compressed": true' in record
+
+
+def test_through_ansibles_powershell_shell_plugin():
+    """The controller's transport, with Ansible's own PowerShell shell plugin doing the encoding: what
+    reaches the target decodes to the scripts above, unchanged by the encoder's line stripping."""
+    import base64
+
+    from ansible.plugins.loader import shell_loader
+
+    from ansible_collections.machinist.podman.plugins.plugin_utils import _controller_side as controller
+
+    target = WindowsTarget([
+        (['--version'], 'version'),
+        (['machine', 'inspect'], in_turn('inspect_missing', 'inspect_stopped')),
+        (['machine', 'init'], 'init'),
+    ], admin=False, files={HOME + '\\m.vhdx'})
+    sent = []
+
+    class Connection(object):
+        _shell = shell_loader.get('powershell')
+
+    class Action(object):
+        _connection = Connection()
+
+        def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+            sent.append(cmd)
+            assert sudoable is False
+            encoded = cmd.split('-EncodedCommand ', 1)[1].split()[0]
+            rc, out, err = target(base64.b64decode(encoded).decode('utf-16-le'))
+            return {'rc': rc, 'stdout': out, 'stderr': err}
+
+    assert controller.shell_family(Action._connection) == 'powershell'
+    runner = controller.remote_runner(Action(), 'podman')
+    result = machine_task(params(name='rec-a', provider='wsl', image=HOME + '\\m.vhdx'), runner)
+    assert result['changed']
+    assert all(c.split()[0].lower().startswith('powershell') for c in sent)
+    init = [argv for argv, env in target.runs if argv[1:3] == ['machine', 'init']][0]
+    assert init[0] == 'podman.exe' and init[init.index('--image') + 1] == HOME + '\\m.vhdx'
