@@ -125,8 +125,10 @@ api() {
 # The machine and machine_os roles in a booted machine: qemu-user-static from a loopback apt
 # repository (scripts/lib/foreign-arch.sh), then an arm64 container. The guest reaches the host's
 # loopback at 192.168.127.254 through gvproxy.
+# roles_e2e LABEL [module|controller]: the roles' scenario in a booted machine, the machine modules
+# running on the target (module) or on the controller through the connection (controller).
 roles_e2e() {
-    local label=$1 exe=podman suite=bookworm port=18770 root='' pid rc=0
+    local label=$1 path=${2:-module} exe=podman suite=bookworm port=18770 root='' pid rc=0
     [ "$label" = host ] || { exe=$MACHINIST_BIN/podman-$label; suite=trixie; root=$(readlink -f "$MACHINIST_CACHE/rootfs/$label"); }
     local fa
     fa=$(bash "$repo/scripts/lib/foreign-arch.sh" | tail -1) || return 1
@@ -137,7 +139,8 @@ roles_e2e() {
         MACHINIST_PODMAN="$exe" MACHINIST_PODMAN_ROOT="$root" MACHINIST_MACHINE_DIR="$MACHINIST_SHARE/tmp" \
         MACHINIST_MACHINE_IMAGE="$MACHINIST_CACHE/images/podman-machine-$suite.x86_64.qcow2" \
         MACHINIST_FOREIGN_APT="http://192.168.127.254:$port/$suite" \
-        MACHINIST_FOREIGN_ROOTFS="$fa/busybox-arm64-rootfs.tar" molecule test -s machine) || rc=$?
+        MACHINIST_FOREIGN_ROOTFS="$fa/busybox-arm64-rootfs.tar" \
+        MACHINIST_CONTROLLER_SIDE="$([ "$path" = controller ] && echo true || echo false)" molecule test -s machine) || rc=$?
     kill "$pid" 2>/dev/null || true
     return $rc
 }
@@ -169,7 +172,11 @@ for s in $suites; do
             for p in ${E2E_PODMANS:-host trixie}; do
                 stop_running "$p"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
-                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman $p)" roles_e2e "$p"
+                # The module path with 4.3.1, the controller-side path (what Windows targets get) with 5.4.2.
+                path=module
+                [ "$p" = host ] || path=controller
+                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman $p, $path path)" \
+                    roles_e2e "$p" "$path"
             done ;;
         *) die "unknown suite $s (build, unit, sanity, docs, integration, api, images, e2e)" ;;
     esac

@@ -2,12 +2,12 @@
 # Copyright (c) machinist.podman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What podman_machine and podman_machine_info do with their validated options, over any runner.
+"""What podman_machine, podman_machine_info and podman_machine_os do with their options, over any runner.
 
 Note that this module util is PRIVATE to the collection: its interface may change at any time.
 
 Two callers share these functions, so both paths behave alike by construction:
-- the modules (plugins/modules/), which run on a POSIX target with a LocalRunner;
+- the modules (plugins/modules/podman_machine*.py), which run on a POSIX target with a LocalRunner;
 - the action plugins' controller-side path (plugins/plugin_utils/_controller_side.py), taken for
   Windows targets, which runs this on the controller with a RemoteRunner over the connection.
 
@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import Converger, MachineError
 from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
+from ansible_collections.machinist.podman.plugins.module_utils._machine_os import MachineOSError
+from ansible_collections.machinist.podman.plugins.module_utils._machine_os_converge import MachineOSConverger
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import SpecError, desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._module_glue import (
     COMMON_ARGS, fail, make_client, make_runner)
 from ansible_collections.machinist.podman.plugins.module_utils._shells import ShellError
 
-TASK_ERRORS = (SpecError, MachineError, ShellError)
+TASK_ERRORS = (SpecError, MachineError, MachineOSError, ShellError)
 
 MACHINE_ARGS = dict(
     name=dict(type='str', default='podman-machine-default'),
@@ -48,6 +50,16 @@ MACHINE_ARGS = dict(
     **COMMON_ARGS
 )
 
+OS_ARGS = dict(
+    name=dict(type='str', default='podman-machine-default'),
+    packages=dict(type='list', elements='str', default=[]),
+    upgrade=dict(type='bool', default=False),
+    method=dict(type='str', default='auto', choices=['auto', 'os_apply', 'rpm_ostree', 'dnf', 'apt']),
+    base_image=dict(type='str'),
+    timeout=dict(type='int', default=1800),
+    **COMMON_ARGS
+)
+
 INFO_ARGS = dict(
     name=dict(type='list', elements='str'),
     all_providers=dict(type='bool', default=False),
@@ -66,6 +78,19 @@ def machine_task(params, runner, check_mode=False, diff=False):
     result['commands'] = runner.commands()
     if not diff:
         result.pop('diff', None)
+    result.setdefault('warnings', [])
+    return result
+
+
+def os_task(params, runner, check_mode=False, diff=False):
+    """podman_machine_os: packages (and updates) in the machine's own OS, over `podman machine ssh`."""
+    client = make_client(runner)
+    conv = MachineOSConverger(client, check_mode=check_mode, timeout=params['timeout'])
+    result = conv.converge(params['name'], params['packages'], provider=params['provider'], method=params['method'],
+                           upgrade=params['upgrade'], base_image=params['base_image'])
+    if not diff:
+        result.pop('diff', None)
+    result['commands'] = runner.commands()
     result.setdefault('warnings', [])
     return result
 

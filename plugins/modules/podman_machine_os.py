@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - machinist.podman._common
   - machinist.podman._attributes
   - machinist.podman._attributes.ACTIONGROUP_MACHINE
+  - machinist.podman._attributes.CONTROLLER_SIDE
 attributes:
   check_mode:
     support: full
@@ -152,42 +153,22 @@ commands:
   returned: always
   type: list
   elements: list
+controller_side:
+  description:
+    - Present and true when the task ran on the controller and reached podman through the connection (a Windows
+      target, or C(machinist_podman_controller_side=true)).
+  returned: on the controller-side path
+  type: bool
+  sample: true
 """
 
 
 from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineError
-from ansible_collections.machinist.podman.plugins.module_utils._machine_os import MachineOSError
-from ansible_collections.machinist.podman.plugins.module_utils._machine_os_converge import MachineOSConverger
-from ansible_collections.machinist.podman.plugins.module_utils._module_glue import (
-    COMMON_ARGS, fail, make_client, make_runner)
+from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import OS_ARGS, os_task, run_in_module
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type='str', default='podman-machine-default'),
-        packages=dict(type='list', elements='str', default=[]),
-        upgrade=dict(type='bool', default=False),
-        method=dict(type='str', default='auto', choices=['auto', 'os_apply', 'rpm_ostree', 'dnf', 'apt']),
-        base_image=dict(type='str'),
-        timeout=dict(type='int', default=1800),
-    )
-    argument_spec.update(COMMON_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
-    runner = make_runner(module)
-    client = make_client(runner)
-    conv = MachineOSConverger(client, check_mode=module.check_mode, timeout=p['timeout'])
-    try:
-        result = conv.converge(p['name'], p['packages'], provider=p['provider'], method=p['method'],
-                               upgrade=p['upgrade'], base_image=p['base_image'])
-    except (MachineError, MachineOSError) as e:
-        fail(module, runner, e)
-    if not module._diff:
-        result.pop('diff', None)
-    result['commands'] = runner.commands()
-    module.exit_json(**result)
+    run_in_module(AnsibleModule(argument_spec=OS_ARGS, supports_check_mode=True), os_task)
 
 
 if __name__ == '__main__':
