@@ -8,16 +8,9 @@ image (module_utils/_image_tasks.py, plugins/plugin_utils/_controller_side.py)."
 
 from __future__ import annotations
 
-from ansible.plugins.action.normal import ActionModule as ModuleAction
-
 from ansible_collections.machinist.podman.plugins.module_utils._image_tasks import (
     IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, image_task)
-from ansible_collections.machinist.podman.plugins.plugin_utils import _controller_side as controller
+from ansible_collections.machinist.podman.plugins.plugin_utils._controller_side import action_class
 
-
-class ActionModule(ModuleAction):
-    def run(self, tmp=None, task_vars=None):
-        if not controller.wanted(self, task_vars):
-            return super(ActionModule, self).run(tmp, task_vars)
-        return controller.run_task(self, task_vars, IMAGE_ARGS, image_task, path_options=('cache_dir', 'progress_file'),
-                                   required_together=IMAGE_REQUIRED_TOGETHER, executable=None)
+ActionModule = action_class(IMAGE_ARGS, image_task, path_options=('cache_dir', 'progress_file'),
+                            required_together=IMAGE_REQUIRED_TOGETHER, executable=None)

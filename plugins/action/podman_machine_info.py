@@ -7,14 +7,7 @@ runs the same task on the controller through the connection (plugins/plugin_util
 
 from __future__ import annotations
 
-from ansible.plugins.action.normal import ActionModule as ModuleAction
-
 from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import INFO_ARGS, info_task
-from ansible_collections.machinist.podman.plugins.plugin_utils import _controller_side as controller
+from ansible_collections.machinist.podman.plugins.plugin_utils._controller_side import action_class
 
-
-class ActionModule(ModuleAction):
-    def run(self, tmp=None, task_vars=None):
-        if not controller.wanted(self, task_vars):
-            return super(ActionModule, self).run(tmp, task_vars)
-        return controller.run_task(self, task_vars, INFO_ARGS, info_task, path_options=())
+ActionModule = action_class(INFO_ARGS, info_task)

@@ -24,6 +24,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.plugins.action.normal import ActionModule as ModuleAction
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import TASK_ERRORS
 from ansible_collections.machinist.podman.plugins.module_utils._module_glue import failure
@@ -66,6 +67,16 @@ def remote_runner(action, executable):
         return res.get('rc'), to_text(res.get('stdout', '')), to_text(res.get('stderr', ''))
 
     return RemoteRunner(executable, shell, transport)
+
+
+def action_class(argument_spec, task, path_options=(), required_together=None, executable='podman'):
+    """The ActionModule of a machine module: the module itself on a POSIX target, else run_task."""
+    class ActionModule(ModuleAction):
+        def run(self, tmp=None, task_vars=None):
+            if not wanted(self, task_vars):
+                return super(ActionModule, self).run(tmp, task_vars)
+            return run_task(self, task_vars, argument_spec, task, path_options, required_together, executable)
+    return ActionModule
 
 
 def run_task(action, task_vars, argument_spec, task, path_options=(), required_together=None, executable='podman'):
