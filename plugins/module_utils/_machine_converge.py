@@ -243,7 +243,12 @@ class Converger(object):
             if not self.runner.write_text(path, text):
                 raise MachineError('cannot write %s on the host that runs podman (%s needs it)' % (path, kind))
         timeout = self.start_timeout if kind == 'start' else None
-        res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
+        if kind in ('init', 'rm', 'set'):
+            # These rewrite podman's client config (connections); podman 4 does it without a lock.
+            with self.runner.config_lock():
+                res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
+        else:
+            res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
         if res.ok:
             return
         name = desired['name']

@@ -19,6 +19,8 @@ modules return as `commands` so a user (and the benchmark) can see exactly what 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import platform
 import signal
@@ -105,6 +107,34 @@ class LocalFiles(object):
     def expand(self, path):
         return os.path.expanduser(path) if path else path
 
+    @contextlib.contextmanager
+    def config_lock(self, timeout=300):
+        """Holds this user's lock on podman's client config while a command rewrites it.
+
+        Podman 4 rewrites containers.conf (its connections) at init, rm and set without a lock of its
+        own: two at once, from tasks of several inventory hosts that are this one user, corrupted it
+        here. The lock file lives in the collection's state folder."""
+        path = os.path.join(self.host()['state_base'], 'podman-config.lock')
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield  # no state folder: run unlocked rather than not at all
+            return
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def host(self):
         from ansible_collections.machinist.podman.plugins.module_utils._state_store import default_base
         home = os.path.expanduser('~')
@@ -118,6 +148,12 @@ class Runner(object):
     """The interface. Subclasses implement _execute and the files half (see LocalFiles)."""
 
     path = os.path  # the path flavour of the podman host
+
+    @contextlib.contextmanager
+    def config_lock(self, timeout=300):
+        """No lock (LocalFiles has the real one). Through a connection: podman 5, Windows' only podman,
+        locks its own connections file."""
+        yield
 
     def __init__(self, executable, env=None):
         self.executable = executable

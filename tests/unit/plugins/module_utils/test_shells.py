@@ -179,3 +179,18 @@ def test_posix_host_probe():
 def test_no_answer_is_a_clear_failure():
     res = RemoteRunner('podman', S.PosixShell(), lambda script: (255, '', 'ssh: connect refused')).run(['--version'])
     assert res.rc == 255 and 'ssh: connect refused' in res.stderr
+
+
+def test_local_config_lock_is_exclusive(tmp_path, monkeypatch):
+    """Podman 4 rewrites containers.conf unlocked: init, rm and set run under this user's lock."""
+    import fcntl
+
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
+    runner = LocalRunner('/bin/true')
+    monkeypatch.setattr(runner, 'host', lambda: {'state_base': str(tmp_path / 'state')})
+    with runner.config_lock():
+        other = os.open(str(tmp_path / 'state' / 'podman-config.lock'), os.O_RDWR)
+        with pytest.raises(OSError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the block ends
+    os.close(other)
