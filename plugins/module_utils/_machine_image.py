@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +31,7 @@ except ImportError:  # pragma: no cover
     pass
 
 from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
+from ansible_collections.machinist.podman.plugins.module_utils._runner import LockTimeout, held_lock
 
 FCOS_STREAMS = ('stable', 'testing', 'next')
 FCOS_STREAM_URL = 'https://builds.coreos.fedoraproject.org/streams/%s.json'
@@ -335,23 +334,11 @@ class Cache(object):
     @contextlib.contextmanager
     def lock(self, art, timeout=3600):
         path = os.path.join(self.folder, '.locks', art.key() + '.lock')
-        with open(path, 'w') as f:
-            deadline = time.time() + timeout
-            while True:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except (IOError, OSError) as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.time() > deadline:
-                        raise F.FetchError('another run has been fetching %s for over %d s (lock %s)'
-                                           % (art.name, timeout, path))
-                    time.sleep(0.2)
-            try:
+        try:
+            with held_lock(path, timeout):
                 yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        except LockTimeout:
+            raise F.FetchError('another run has been fetching %s for over %d s (lock %s)' % (art.name, timeout, path))
 
     def entries(self):
         out = []

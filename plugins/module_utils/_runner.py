@@ -20,6 +20,7 @@ modules return as `commands` so a user (and the benchmark) can see exactly what 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import platform
@@ -36,6 +37,32 @@ def no_such_program(executable):
     """The failure message when the podman program is not there (one wording for both paths)."""
     return ('executable=%s: no such program (looked for it as given and on PATH). Install podman, or give the full '
             'path of the podman program in executable' % executable)
+
+
+class LockTimeout(Exception):
+    """held_lock waited `timeout` seconds for another holder."""
+
+
+@contextlib.contextmanager
+def held_lock(path, timeout, mode=0o644):
+    """An exclusive flock on `path` (created if missing), waited for up to `timeout` seconds.
+    Closing the file releases it, also when the process dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.time() > deadline:
+                    raise LockTimeout('%s: held by another run for over %d s' % (path, timeout))
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)
 
 
 class CommandResult(object):
@@ -114,26 +141,14 @@ class LocalFiles(object):
         Podman 4 rewrites containers.conf (its connections) at init, rm and set without a lock of its
         own: two at once, from tasks of several inventory hosts that are this one user, corrupted it
         here. The lock file lives in the collection's state folder."""
-        path = os.path.join(self.host()['state_base'], 'podman-config.lock')
+        folder = self.host()['state_base']
         try:
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
         except OSError:
             yield  # no state folder: run unlocked rather than not at all
             return
-        try:
-            deadline = time.time() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.2)
+        with held_lock(os.path.join(folder, 'podman-config.lock'), timeout, mode=0o600):
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def host(self):
         from ansible_collections.machinist.podman.plugins.module_utils._state_store import default_base

@@ -193,4 +193,9 @@ def test_local_config_lock_is_exclusive(tmp_path, monkeypatch):
         with pytest.raises(OSError):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the block ends
+    # Held elsewhere: the wait is bounded and says which lock.
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LockTimeout, held_lock
+    with pytest.raises(LockTimeout, match='podman-config.lock: held by another run for over 0 s'):
+        with held_lock(str(tmp_path / 'state' / 'podman-config.lock'), 0):
+            pass
     os.close(other)
