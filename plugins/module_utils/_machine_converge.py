@@ -13,6 +13,7 @@ what podman said, and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 
@@ -22,7 +23,7 @@ from ansible_collections.machinist.podman.plugins.module_utils import _machine_f
 from ansible_collections.machinist.podman.plugins.module_utils._machine_plan import plan_machine
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import INIT_ONLY, classify_image
 from ansible_collections.machinist.podman.plugins.module_utils._providers import provider_refusal
-from ansible_collections.machinist.podman.plugins.module_utils._runner import no_such_program
+from ansible_collections.machinist.podman.plugins.module_utils._runner import LockTimeout, no_such_program
 from ansible_collections.machinist.podman.plugins.module_utils._versions import Capabilities, PodmanVersion
 
 
@@ -60,8 +61,7 @@ class MachineClient(object):
                 version = PodmanVersion.parse(cached)
             else:
                 result = self.runner.run(['--version'])
-                if result.rc == 127:
-                    raise MachineError(no_such_program(self.runner.executable), result)
+                self._check_program(result)
                 if not result.ok:
                     raise MachineError('cannot run %s --version: is podman installed? (set executable if it is not '
                                        'on PATH)%s' % (self.runner.executable, _podman_said(result)), result)
@@ -81,10 +81,13 @@ class MachineClient(object):
                 raise MachineError(why)
 
     # -- reading ---------------------------------------------------------------------------
-    def _fail_common(self, result, doing):
+    def _check_program(self, result):
+        """rc 127 and no output: the program itself is missing (the controller-side path finds out only now)."""
         if result.rc == 127 and not result.stdout:
-            # The program itself is missing (the controller-side path finds out only now).
             raise MachineError(no_such_program(self.runner.executable), result)
+
+    def _fail_common(self, result, doing):
+        self._check_program(result)
         err = E.classify(result)
         if err.condition == E.ROOT_REFUSED:
             raise MachineError('podman machine refuses to run as root: run this task as the user who owns the '
@@ -243,12 +246,15 @@ class Converger(object):
             if not self.runner.write_text(path, text):
                 raise MachineError('cannot write %s on the host that runs podman (%s needs it)' % (path, kind))
         timeout = self.start_timeout if kind == 'start' else None
-        if kind in ('init', 'rm', 'set'):
-            # These rewrite podman's client config (connections); podman 4 does it without a lock.
-            with self.runner.config_lock():
+        # init, rm and set rewrite podman's client config (connections); podman 4 does it without a lock.
+        lock = self.runner.config_lock() if kind in ('init', 'rm', 'set') else contextlib.nullcontext()
+        try:
+            with lock:
                 res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
-        else:
-            res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
+        except LockTimeout as exc:
+            raise MachineError('cannot %s machine %s: another task has been changing podman\'s connections for too '
+                               'long (%s). Wait for it, or remove the lock file if no task is running'
+                               % (kind, desired['name'], exc))
         if res.ok:
             return
         name = desired['name']
