@@ -67,6 +67,15 @@ INFO_ARGS = dict(
 )
 
 
+def _finished(result, runner, diff):
+    """A converger's result as the task returns it: the commands that ran, the diff only in diff mode."""
+    result['commands'] = runner.commands()
+    if not diff:
+        result.pop('diff', None)
+    result.setdefault('warnings', [])
+    return result
+
+
 def machine_task(params, runner, check_mode=False, diff=False):
     desired = desired_from_params(params)
     if params['timeout'] <= 0:
@@ -74,25 +83,16 @@ def machine_task(params, runner, check_mode=False, diff=False):
     client = make_client(runner)
     converger = Converger(client, check_mode=check_mode, start_timeout=params['timeout'],
                           path_exists=runner.path_exists)
-    result = converger.converge(desired, params['state'], recreate=params['recreate'])
-    result['commands'] = runner.commands()
-    if not diff:
-        result.pop('diff', None)
-    result.setdefault('warnings', [])
-    return result
+    return _finished(converger.converge(desired, params['state'], recreate=params['recreate']), runner, diff)
 
 
 def os_task(params, runner, check_mode=False, diff=False):
     """podman_machine_os: packages (and updates) in the machine's own OS, over `podman machine ssh`."""
     client = make_client(runner)
     conv = MachineOSConverger(client, check_mode=check_mode, timeout=params['timeout'])
-    result = conv.converge(params['name'], params['packages'], provider=params['provider'], method=params['method'],
-                           upgrade=params['upgrade'], base_image=params['base_image'])
-    if not diff:
-        result.pop('diff', None)
-    result['commands'] = runner.commands()
-    result.setdefault('warnings', [])
-    return result
+    return _finished(conv.converge(params['name'], params['packages'], provider=params['provider'],
+                                   method=params['method'], upgrade=params['upgrade'], base_image=params['base_image']),
+                     runner, diff)
 
 
 def info_task(params, runner, check_mode=False, diff=False):
