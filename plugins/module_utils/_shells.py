@@ -117,7 +117,7 @@ def expand_windows_path(path, home):
     if not path or not home:
         return path
     for prefix in ('~', '%USERPROFILE%', '$env:USERPROFILE', '${env:USERPROFILE}'):
-        if path == prefix or path.lower().startswith(prefix.lower() + '\\') or path.lower().startswith(prefix.lower() + '/'):
+        if path == prefix or path.lower().startswith((prefix.lower() + '\\', prefix.lower() + '/')):
             rest = path[len(prefix):].lstrip('\\/')
             return ntpath.join(home, rest.replace('/', '\\')) if rest else home
     return path
@@ -241,13 +241,14 @@ class PowerShell(object):
             '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($ident)))' % MARK,
         ])
 
+    # Windows has no XDG variables: the folders are under the profile, as podman's own are.
     @staticmethod
-    def state_base(home):
-        return ntpath.join(home, '.local', 'state', 'machinist.podman')
+    def state_base(home, xdg_state=''):
+        return ntpath.join(xdg_state or ntpath.join(home, '.local', 'state'), 'machinist.podman')
 
     @staticmethod
-    def cache_base(home):
-        return ntpath.join(home, '.cache', 'machinist.podman')
+    def cache_base(home, xdg_cache=''):
+        return ntpath.join(xdg_cache or ntpath.join(home, '.cache'), 'machinist.podman')
 
     def expand(self, path, home):
         return expand_windows_path(path, home)
@@ -363,10 +364,6 @@ def host_facts(shell, fields):
     os_name = (fields.get('os') or '').lower()
     host = {'os': os_name, 'arch': WINDOWS_ARCH.get(arch.upper(), arch) if os_name == 'windows' else arch,
             'admin': fields.get('admin') == '1', 'home': home, 'program_identity': unb64(fields.get('program')) or None}
-    if shell.family == 'powershell':
-        host['state_base'] = shell.state_base(home)
-        host['cache_base'] = shell.cache_base(home)
-    else:
-        host['state_base'] = shell.state_base(home, unb64(fields.get('state')))
-        host['cache_base'] = shell.cache_base(home, unb64(fields.get('cache')))
+    host['state_base'] = shell.state_base(home, unb64(fields.get('state')))
+    host['cache_base'] = shell.cache_base(home, unb64(fields.get('cache')))
     return host
