@@ -20,7 +20,7 @@ from ansible_collections.machinist.podman.plugins.module_utils import _machine_c
 from ansible_collections.machinist.podman.plugins.module_utils._machine_facts import canonical_usb, managed_view
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import INIT_ONLY, classify_image
 from ansible_collections.machinist.podman.plugins.module_utils._providers import (
-    PROVIDERS, can_set, default_provider, provider_refusal, stop_to_set)
+    APPLE_SILICON, PROVIDERS, can_set, default_provider, provider_refusal, stop_to_set)
 
 STATES = ('present', 'started', 'stopped', 'restarted', 'absent')
 RECREATE_HINT = ('set recreate: true to remove and re-create the machine (this destroys its containers, images '
@@ -87,7 +87,7 @@ def _check_versions(plan, desired, caps, provider, creating, host):
     if desired.get('rosetta') is not None:
         if creating and not caps.has('init_rosetta'):
             return plan.refuse('%s: remove the option or use a newer podman' % caps.missing('init_rosetta'))
-        if provider != 'applehv' or host.get('os') != 'darwin' or host.get('arch') not in ('arm64', 'aarch64'):
+        if provider != 'applehv' or host.get('os') != 'darwin' or host.get('arch') not in APPLE_SILICON:
             return plan.refuse('rosetta: only applehv machines on an Apple Silicon Mac run x86_64 programs through '
                                'Rosetta; this machine is provider=%s on a %s %s host. Remove the option'
                                % (provider, host.get('os'), host.get('arch')))

@@ -13,6 +13,9 @@ code disagree (the set man page says cpus/memory/disk are QEMU-only), the code w
 
 from __future__ import annotations
 
+# Apple Silicon: macOS names it arm64; aarch64 is the same architecture's Linux name.
+APPLE_SILICON = ('arm64', 'aarch64')
+
 # settable: what `podman machine set` can change on a stopped machine.
 # hosts: host OS -> the podman majors on which the provider exists there.
 # exclusive: only one machine of such providers may run at a time.
@@ -38,7 +41,7 @@ PROVIDERS = {
     },
     'libkrun': {
         'hosts': {'darwin': (5, 6)},
-        'arch': ('arm64', 'aarch64'),
+        'arch': APPLE_SILICON,
         'settable': ('cpus', 'memory', 'disk_size', 'rootful'),
         'exclusive': True,
         'stop_to_set': {5: True, 6: True},
