@@ -113,7 +113,7 @@ def image_task(params, runner, check_mode=False, diff=False):
     art = None
     try:
         art = resolve(p, arch, runner.expand, check_exists=False)
-        if art.compression not in ('none', None) and not art.sha256:
+        if art.compressed and not art.sha256:
             raise F.FetchError('uncompressed_checksum: the target keeps the image compressed (podman decompresses it '
                                'at machine init), so only the compressed file\'s sha256 can be checked there; give '
                                'checksum')
@@ -125,7 +125,7 @@ def image_task(params, runner, check_mode=False, diff=False):
     return {'changed': out['changed'], 'path': out['path'], 'sha256': rec.get('sha256'),
             'uncompressed_sha256': rec.get('uncompressed_sha256'), 'size': rec.get('size'),
             'source': art.describe(), 'release': art.release, 'cache_hit': out['cache_hit'], 'resumed': False,
-            'pruned': [], 'compressed': art.compression not in ('none', None)}
+            'pruned': [], 'compressed': art.compressed}
 
 
 def _expected(art):
@@ -153,8 +153,8 @@ def ensure_on_target(runner, cache_dir, art, verify, check_mode):
     runner.ask('mkdir', runner.path.join(cache_dir, '.partial'))
     hdrs = dict(art.headers)
     registry = getattr(art, 'registry', None)
-    if registry is not None and registry._auth:
-        hdrs['Authorization'] = registry._auth
+    if registry is not None:
+        hdrs.update(registry.auth_headers())
     runner.ask('stdin_to_file', headers, stdin=''.join('%s: %s\n' % kv for kv in sorted(hdrs.items())))
     errors = []
     try:
@@ -173,9 +173,9 @@ def ensure_on_target(runner, cache_dir, art, verify, check_mode):
             if not (runner.ask('move', part, image) or {}).get('moved'):
                 raise F.FetchError('%s: cannot move the download to %s' % (art.name, image))
             rec = {'source': art.source, 'url': url, 'release': art.release, 'sha256': seen['sha256'],
-                   'uncompressed_sha256': seen['sha256'] if art.compression in ('none', None) else None,
+                   'uncompressed_sha256': None if art.compressed else seen['sha256'],
                    'size': int(seen.get('size') or 0), 'fetched': int(time.time()), 'compression': art.compression,
-                   'compressed': art.compression not in ('none', None)}
+                   'compressed': art.compressed}
             runner.write_text(record_path, json.dumps(rec, indent=1, sort_keys=True))
             return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False}
     finally:
@@ -194,5 +194,5 @@ def _file_on_target(runner, art):
         raise F.FetchError('source: %s has sha256 %s, not %s' % (art.path, seen['sha256'], want),
                            expected=want, seen=seen['sha256'], mismatch=True)
     rec = {'source': art.source, 'sha256': seen['sha256'], 'size': int(seen.get('size') or 0),
-           'uncompressed_sha256': seen['sha256'] if art.compression in ('none', None) else None}
+           'uncompressed_sha256': None if art.compressed else seen['sha256']}
     return {'changed': False, 'path': art.path, 'record': rec, 'cache_hit': False}

@@ -67,6 +67,10 @@ class Artifact(object):
         self.headers = headers or {}
         self.candidates = candidates or ([url] if url else [])
 
+    @property
+    def compressed(self):
+        return self.compression not in ('none', None)
+
     def key(self):
         ident = self.sha256 or self.uncompressed_sha256 or self.url or os.path.realpath(self.path or '')
         return hashlib.sha256(ident.encode('utf-8')).hexdigest()[:12]
@@ -199,6 +203,10 @@ class Registry(object):
 
     def _url(self, path):
         return '%s://%s%s' % (self.scheme, self.host, path)
+
+    def auth_headers(self):
+        """The Authorization header this registry session earned, for a download made elsewhere."""
+        return {'Authorization': self._auth} if self._auth else {}
 
     def _token(self, challenge):
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))

@@ -207,9 +207,8 @@ def test_image_fetch_on_windows_downloads_there_and_keeps_the_token_off_every_sc
     art = M.Artifact('podman-machine.x86_64.hyperv.vhdx', 'zst', url='https://quay.io/v2/podman/machine-os/blobs/x',
                      sha256=sha, release='5.8', source='oci docker://quay.io/podman/machine-os:5.8')
 
-    class Reg(object):
-        _auth = 'Bearer s3cr3t-t0ken'
-    art.registry = Reg()
+    art.registry = M.Registry('quay.io')
+    art.registry._auth = 'Bearer s3cr3t-t0ken'  # as a token exchange on the controller leaves it
     target = FetchingTarget(sha, 1234)
     runner = RemoteRunner('', S.PowerShell(), target)
     cache = HOME + '\\.cache\\machinist.podman\\images'
