@@ -135,7 +135,7 @@ def _expected(art):
 def ensure_on_target(runner, cache_dir, art, verify, check_mode):
     if art.path:
         return _file_on_target(runner, art)
-    image = runner.path.join(cache_dir, '%s-%s%s' % (art.key(), art.name, _SUFFIX.get(art.compression, '')))
+    image = M.cache_file(runner.path, cache_dir, art, _SUFFIX.get(art.compression, ''))
     record_path = image + '.json'
     text = runner.read_text(record_path)
     try:
@@ -172,7 +172,7 @@ def ensure_on_target(runner, cache_dir, art, verify, check_mode):
                                    expected=_expected(art), seen=seen.get('sha256'), mismatch=True, url=url)
             if not (runner.ask('move', part, image) or {}).get('moved'):
                 raise F.FetchError('%s: cannot move the download to %s' % (art.name, image))
-            rec = {'source': art.source, 'url': url, 'release': art.release, 'sha256': seen['sha256'],
+            rec = {'name': art.name, 'source': art.source, 'url': url, 'release': art.release, 'sha256': seen['sha256'],
                    'uncompressed_sha256': None if art.compressed else seen['sha256'],
                    'size': int(seen.get('size') or 0), 'fetched': int(time.time()), 'compression': art.compression,
                    'compressed': art.compressed}

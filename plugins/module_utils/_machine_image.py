@@ -47,6 +47,44 @@ INDEX_TYPES = ('application/vnd.oci.image.index.v1+json', 'application/vnd.docke
 MANIFEST_TYPES = ('application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json')
 
 
+# A cache file's name: the artifact's key, then its name cut down to these characters, so a name from
+# a stream, an OCI title or a URL (which a server chooses) can never climb out of the cache folder
+# on a POSIX or a Windows target, nor hide as a dot file.
+_UNSAFE = re.compile(r'[^A-Za-z0-9._-]')
+NAME_MAX = 100
+
+
+def safe_name(name):
+    """`name` as [A-Za-z0-9._-] only, no leading dot, at most NAME_MAX characters (its end kept)."""
+    text = _UNSAFE.sub('_', name or '')[-NAME_MAX:].lstrip('.')
+    return text or 'image'
+
+
+def last_part(path):
+    """The last part of a path or URL path, cut at either separator (a server's name may hold backslashes)."""
+    return re.split(r'[\\/]', path or '')[-1]
+
+
+def cache_file(pathmod, folder, art, suffix=''):
+    """The cache file of `art` in `folder`, for the path flavour of the host that keeps it; refuses any
+    result that is not directly inside `folder`."""
+    folder = pathmod.normpath(folder)
+    path = pathmod.join(folder, '%s-%s%s' % (art.key(), safe_name(art.name), suffix))
+    if pathmod.dirname(pathmod.normpath(path)) != folder:
+        raise F.FetchError('%s: the cache file %s would lie outside the cache folder %s; nothing was written'
+                           % (art.name, path, folder))
+    return path
+
+
+def http_only(url, field):
+    """Images, mirrors and stream locations come over http or https only (no file:, ftp: or data:)."""
+    scheme = urlparse(url).scheme.lower()
+    if scheme not in ('http', 'https') or not urlparse(url).netloc:
+        raise F.FetchError('%s: %r is not an http:// or https:// URL; give one (a local image goes in source as a '
+                           'path)' % (field, url))
+    return url
+
+
 def fcos_arch(machine):
     return {'arm64': 'aarch64', 'aarch64': 'aarch64', 'amd64': 'x86_64', 'x86_64': 'x86_64'}.get(machine, machine)
 
@@ -135,7 +173,7 @@ def http_json(url, what, headers=None, timeout=60):
 # -- sources ---------------------------------------------------------------------------------
 def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
     """An artifact from a Fedora CoreOS stream name or stream JSON URL."""
-    url = FCOS_STREAM_URL % stream if stream in FCOS_STREAMS else stream
+    url = FCOS_STREAM_URL % stream if stream in FCOS_STREAMS else http_only(stream, 'source')
     data = http_json(url, 'stream %s' % stream)
     platform, fmt, _disktype = PLATFORMS[provider]
     if artifact_query:
@@ -158,19 +196,19 @@ def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
         have = sorted(((data.get('architectures') or {}).get(arch) or {}).get('artifacts', {}).keys())
         raise F.FetchError('stream %s has no %s (platforms there for %s: %s). For a layout this module does not know, '
                            'give artifact_query' % (url, where, arch, ', '.join(have) or 'none'))
-    location = urljoin(url, disk['location'])
-    base = os.path.basename(urlparse(location).path)
-    candidates = [m.rstrip('/') + '/' + base for m in mirrors] + [location]
+    location = http_only(urljoin(url, disk['location']), 'stream %s: location' % stream)
+    base = last_part(urlparse(location).path) or 'image'
+    candidates = [http_only(m, 'mirrors').rstrip('/') + '/' + base for m in mirrors] + [location]
     return Artifact(F.strip_suffix(base), F.compression_of(base), url=location, sha256=disk.get('sha256'),
                     uncompressed_sha256=disk.get('uncompressed-sha256'), release=release,
                     source='stream %s' % stream, candidates=candidates)
 
 
 def from_url(url, checksum=None, uncompressed_checksum=None, mirrors=()):
-    base = os.path.basename(urlparse(url).path) or 'image'
+    base = last_part(urlparse(http_only(url, 'source')).path) or 'image'
     return Artifact(F.strip_suffix(base), F.compression_of(base), url=url, sha256=checksum,
                     uncompressed_sha256=uncompressed_checksum, source='url',
-                    candidates=[m.rstrip('/') + '/' + base for m in mirrors] + [url])
+                    candidates=[http_only(m, 'mirrors').rstrip('/') + '/' + base for m in mirrors] + [url])
 
 
 def from_file(path, checksum=None, uncompressed_checksum=None, check_exists=True):
@@ -182,7 +220,7 @@ def from_file(path, checksum=None, uncompressed_checksum=None, check_exists=True
             raise F.FetchError('source: %s is not a file on the host that runs the task' % path)
         with open(path, 'rb') as f:
             head = f.read(8)
-    base = os.path.basename(path.replace('\\', '/'))
+    base = last_part(path)
     return Artifact(F.strip_suffix(base), F.compression_of(base, head), path=path, sha256=checksum,
                     uncompressed_sha256=uncompressed_checksum, source='file')
 
@@ -284,7 +322,7 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
         raise F.FetchError('source: the %s artifact of %s must have exactly one layer with an '
                            'org.opencontainers.image.title annotation (it has %d layers)' % (disktype, ref, len(layers)))
     layer = layers[0]
-    title = os.path.basename(layer['annotations']['org.opencontainers.image.title'])
+    title = last_part(layer['annotations']['org.opencontainers.image.title'])
     digest = layer['digest'].split(':', 1)[1]
     art = Artifact(F.strip_suffix(title), F.compression_of(title), url=reg._url('/v2/%s/blobs/%s' % (repo, layer['digest'])),
                    sha256=digest, release=(index.get('annotations') or {}).get('org.opencontainers.image.version') or what,
@@ -305,7 +343,7 @@ class Cache(object):
                 raise F.FetchError('cache_dir: cannot create %s: %s' % (folder, exc.strerror))
 
     def image_path(self, art):
-        return os.path.join(self.folder, '%s-%s' % (art.key(), art.name))
+        return cache_file(os.path, self.folder, art)
 
     def record_path(self, image):
         return image + '.json'
@@ -500,7 +538,7 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
         if progress is not None:
             progress.write('done')
         st = os.stat(image)
-        rec = {'source': art.source, 'url': used, 'release': art.release, 'sha256': sha, 'uncompressed_sha256': usha,
+        rec = {'name': art.name, 'source': art.source, 'url': used, 'release': art.release, 'sha256': sha, 'uncompressed_sha256': usha,
                'size': size, 'mtime_ns': st.st_mtime_ns, 'fetched': int(time.time()), 'compression': art.compression}
         cache.write_record(image, rec)
     return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False, 'resumed': resumed}

@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where podman_machine_image's sources come from and where they land: cache file names, the URL
+schemes allowed, and the credentials a registry session sends, against real HTTP servers on
+loopback (two addresses, so a redirect really changes host)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import lzma
+import ntpath
+import os
+import posixpath
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
+from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
+from ansible_collections.machinist.podman.plugins.module_utils import _image_tasks as T
+
+EVIL = '..\\..\\..\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\evil.cmd'
+SAFE = re.compile(r'[0-9a-f]{12}-[A-Za-z0-9_-][A-Za-z0-9._-]*')
+
+
+class Server(object):
+    """A real HTTP server on a loopback address: `routes` maps a path to a function of the request
+    handler that answers it; every request's path and headers are kept in `seen`."""
+
+    def __init__(self, host='127.0.0.1'):
+        self.routes = {}
+        self.seen = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.seen.append((self.path, dict(self.headers)))
+                route = outer.routes.get(self.path.split('?')[0])
+                if route is None:
+                    self.send_error(404)
+                    return
+                route(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.base = 'http://%s:%d' % (host, self.httpd.server_address[1])
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def answer(status=200, body=b'', headers=None):
+    def route(h):
+        h.send_response(status)
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.send_header('Content-Length', str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    return route
+
+
+@pytest.fixture
+def servers():
+    made = [Server('127.0.0.1'), Server('127.0.0.2')]
+    yield made
+    for s in made:
+        s.close()
+
+
+# -- item 1: cache names can never climb out of the cache ----------------------------------------
+@pytest.mark.parametrize('pathmod, folder', [
+    (ntpath, 'C:\\Users\\jane\\.cache\\machinist.podman\\images'),
+    (posixpath, '/home/jane/.cache/machinist.podman/images'),
+])
+@pytest.mark.parametrize('name', [EVIL, '../../.bashrc', '/etc/passwd', '.hidden', 'C:\\evil', 'a' * 240 + '.qcow2',
+                                  '', '..', 'disk\x00.qcow2', 'fedora-coreos-41.qcow2'])
+def test_a_cache_file_stays_inside_the_cache(pathmod, folder, name):
+    art = M.Artifact(name, 'xz', url='https://example.invalid/x', sha256='a' * 64)
+    path = M.cache_file(pathmod, folder, art, '.xz')
+    assert pathmod.dirname(path) == folder
+    base = pathmod.basename(path)
+    assert SAFE.fullmatch(base), base
+    assert len(base) <= 12 + 1 + M.NAME_MAX + len('.xz')
+
+
+def test_the_fedora_name_is_kept_readable():
+    art = M.Artifact('fedora-coreos-41.20241027.3.0-qemu.x86_64.qcow2', 'xz', sha256='a' * 64)
+    assert M.cache_file(posixpath, '/c', art).endswith('-fedora-coreos-41.20241027.3.0-qemu.x86_64.qcow2')
+    assert M.cache_file(posixpath, '/c', M.Artifact('a' * 240 + '.qcow2', 'none', sha256='a' * 64)).endswith('a.qcow2')
+
+
+def test_a_stream_location_with_backslashes_lands_in_the_cache(servers, tmp_path):
+    srv = servers[0]
+    stream = {'architectures': {'x86_64': {'artifacts': {'qemu': {'release': '41', 'formats': {'qcow2.xz': {
+        'disk': {'location': srv.base + '/' + EVIL.replace('\\', '%5C') + '.xz', 'sha256': 'b' * 64}}}}}}}}
+    srv.routes['/stream.json'] = answer(body=json.dumps(stream).encode())
+    art = M.from_stream(srv.base + '/stream.json', 'x86_64', 'qemu')
+    for pathmod, folder in ((ntpath, 'C:\\c'), (posixpath, str(tmp_path))):
+        path = M.cache_file(pathmod, folder, art)
+        assert pathmod.dirname(path) == folder and SAFE.fullmatch(pathmod.basename(path))
+    cache = M.Cache(str(tmp_path))
+    assert os.path.dirname(cache.image_path(art)) == str(tmp_path)
+
+
+def test_an_oci_title_with_backslashes_is_only_a_display_name():
+    # The title's last part, cut at either separator, is all a registry may choose.
+    assert M.last_part(EVIL) == 'evil.cmd'
+    assert M.last_part('a/b\\c.qcow2.xz') == 'c.qcow2.xz'
+
+
+def test_the_windows_target_path_is_inside_the_cache():
+    class Runner(object):
+        path = ntpath
+
+        def read_text(self, path):
+            self.asked = path
+            return None
+
+    runner = Runner()
+    art = M.Artifact(EVIL, 'xz', url='https://example.invalid/x', sha256='c' * 64)
+    out = T.ensure_on_target(runner, 'C:\\Users\\jane\\.cache\\machinist.podman\\images', art, 'record', True)
+    assert ntpath.dirname(out['path']) == 'C:\\Users\\jane\\.cache\\machinist.podman\\images'
+    assert SAFE.fullmatch(ntpath.basename(out['path']))
+
+
+# -- item 15: http and https only ---------------------------------------------------------------
+@pytest.mark.parametrize('url', ['file:///etc/passwd', 'ftp://example.invalid/x.qcow2', 'data:,abc', 'gopher://h/x',
+                                 'http:///nohost'])
+def test_only_http_urls_are_taken(url):
+    with pytest.raises(F.FetchError, match='source: .* is not an http:// or https:// URL'):
+        M.from_url(url, 'a' * 64)
+    with pytest.raises(F.FetchError, match='mirrors: .* is not an http:// or https:// URL'):
+        M.from_url('https://example.invalid/x.qcow2', 'a' * 64, mirrors=[url])
+    with pytest.raises(F.FetchError, match='source: .* is not an http:// or https:// URL'):
+        M.from_stream(url, 'x86_64', 'qemu')
+
+
+def test_source_type_url_does_not_take_a_file_url():
+    params = dict((k, v.get('default')) for k, v in T.IMAGE_ARGS.items())
+    params.update(source='file:///etc/shadow', source_type='url', checksum='a' * 64)
+    with pytest.raises(F.FetchError, match='source: .* is not an http'):
+        T.resolve(params, 'x86_64', lambda p: p)
+
+
+def test_a_stream_location_must_be_http(servers):
+    srv = servers[0]
+    stream = {'architectures': {'x86_64': {'artifacts': {'qemu': {'formats': {'qcow2.xz': {
+        'disk': {'location': 'file:///etc/passwd', 'sha256': 'b' * 64}}}}}}}}
+    srv.routes['/stream.json'] = answer(body=json.dumps(stream).encode())
+    with pytest.raises(F.FetchError, match='location: .* is not an http'):
+        M.from_stream(srv.base + '/stream.json', 'x86_64', 'qemu')
+
+
+def test_a_redirect_to_a_file_url_is_refused(servers, tmp_path):
+    srv = servers[0]
+    srv.routes['/disk.qcow2'] = answer(302, headers={'Location': 'file:///etc/passwd'})
+    with pytest.raises(F.FetchError, match='(?i)redirect'):
+        M.http_open(srv.base + '/disk.qcow2')
