@@ -119,8 +119,27 @@ class Artifact(object):
 
 
 # -- HTTP ------------------------------------------------------------------------------------
+# Headers that carry credentials: they go only to the scheme and host they were given for.
+_CREDENTIAL_HEADERS = ('Authorization', 'Proxy-authorization', 'Cookie')
+
+
 class _Redirects(HTTPRedirectHandler):
+    """Follows redirects (registries send blob GETs to a storage host as a rule), but only to http or
+    https, never from https down to plain http, and without credentials once the host or scheme
+    changes: urllib would copy Authorization to wherever the server points."""
     max_redirections = 10
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old, new = urlparse(req.full_url), urlparse(newurl)
+        if new.scheme.lower() not in ('http', 'https'):
+            raise F.FetchError('%s redirected to %s: refused, only http and https are followed' % (req.full_url, newurl))
+        if old.scheme.lower() == 'https' and new.scheme.lower() == 'http':
+            raise F.FetchError('%s redirected to %s: a redirect from https to plain http is refused' % (req.full_url, newurl))
+        new_req = HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
+        if new_req is not None and (old.scheme.lower(), old.netloc.lower()) != (new.scheme.lower(), new.netloc.lower()):
+            for name in _CREDENTIAL_HEADERS:
+                new_req.remove_header(name)
+        return new_req
 
 
 def http_open(url, headers=None, offset=0, timeout=60, what='image'):
@@ -254,6 +273,11 @@ class Registry(object):
             raw = ('%s:%s' % (self.username, self.password or '')).encode('utf-8')
             return 'Basic ' + base64.b64encode(raw).decode('ascii')
         url = params.get('realm', '')
+        scheme = urlparse(url).scheme.lower()
+        if scheme != 'https' and not (scheme == 'http' and self.scheme == 'http'):
+            raise F.FetchError('registry %s: its token realm %r is not https, and the credentials would go there in '
+                               'clear; nothing was sent (insecure: true allows an http realm for an http registry)'
+                               % (self.host, url))
         query = '&'.join('%s=%s' % (k, params[k]) for k in ('service', 'scope') if params.get(k))
         headers = {}
         if self.username:
@@ -284,7 +308,7 @@ class Registry(object):
 
     def _challenge(self, path, headers):
         try:
-            build_opener().open(Request(self._url(path), headers=dict(headers)), timeout=self.timeout)
+            build_opener(_Redirects()).open(Request(self._url(path), headers=dict(headers)), timeout=self.timeout)
         except HTTPError as exc:
             return exc.headers.get('WWW-Authenticate') or 'Basic realm="registry"'
         return 'Basic realm="registry"'

@@ -166,3 +166,63 @@ def test_a_redirect_to_a_file_url_is_refused(servers, tmp_path):
     srv.routes['/disk.qcow2'] = answer(302, headers={'Location': 'file:///etc/passwd'})
     with pytest.raises(F.FetchError, match='(?i)redirect'):
         M.http_open(srv.base + '/disk.qcow2')
+
+
+# -- item 2: credentials go only to the host that asked for them ----------------------------------
+def test_a_redirect_to_another_host_drops_the_credentials(servers):
+    a, b = servers
+    a.routes['/v2/r/blobs/sha256:1'] = answer(307, headers={'Location': b.base + '/bucket/1'})
+    a.routes['/same'] = answer(302, headers={'Location': '/here'})
+    a.routes['/here'] = answer(body=b'ok')
+    b.routes['/bucket/1'] = answer(body=b'blob')
+    resp, status = M.http_open(a.base + '/v2/r/blobs/sha256:1', headers={'Authorization': 'Bearer s3cret'})
+    assert (status, resp.read()) == (200, b'blob')
+    assert a.seen[-1][1].get('Authorization') == 'Bearer s3cret'
+    assert b.seen[-1][0] == '/bucket/1' and 'Authorization' not in b.seen[-1][1]
+    # The same host keeps them.
+    M.http_open(a.base + '/same', headers={'Authorization': 'Bearer s3cret'})[0].read()
+    assert a.seen[-1][0] == '/here' and a.seen[-1][1].get('Authorization') == 'Bearer s3cret'
+
+
+def test_a_registry_blob_redirect_sends_no_token_to_the_storage_host(servers):
+    a, b = servers
+    host = a.base[len('http://'):]
+    creds = 'Basic ' + base64.b64encode(b'jane:pw').decode()
+
+    def blob(h):
+        if h.headers.get('Authorization') != creds:
+            answer(401, headers={'WWW-Authenticate': 'Basic realm="registry"'})(h)
+        else:
+            answer(307, headers={'Location': b.base + '/storage/blob'})(h)
+    a.routes['/v2/r/blobs/sha256:1'] = blob
+    b.routes['/storage/blob'] = answer(body=b'layer')
+    reg = M.Registry(host, insecure=True, username='jane', password='pw')
+    resp, _status = reg.open('/v2/r/blobs/sha256:1')
+    assert resp.read() == b'layer'
+    assert [p for p, _h in b.seen] == ['/storage/blob']
+    assert all('Authorization' not in h for _p, h in b.seen)
+
+
+def test_a_redirect_from_https_to_http_is_refused():
+    handler = M._Redirects()
+    req = M.Request('https://registry.example.invalid/v2/r/blobs/x', headers={'Authorization': 'Bearer s3cret'})
+    with pytest.raises(F.FetchError, match='from https to plain http'):
+        handler.redirect_request(req, None, 302, 'Found', {}, 'http://storage.example.invalid/x')
+    with pytest.raises(F.FetchError, match='only http and https'):
+        handler.redirect_request(req, None, 302, 'Found', {}, 'ftp://storage.example.invalid/x')
+    kept = handler.redirect_request(req, None, 302, 'Found', {}, 'https://storage.example.invalid/x')
+    assert kept.get_header('Authorization') is None
+
+
+def test_a_token_realm_must_be_https_unless_insecure(servers):
+    b = servers[1]
+    b.routes['/token'] = answer(body=b'{"token": "t"}')
+    secure = M.Registry('registry.example.invalid', username='jane', password='pw')
+    with pytest.raises(F.FetchError, match='realm .* is not https'):
+        secure._token('Bearer realm="%s/token",service="s"' % b.base)
+    assert b.seen == []  # the credentials never left
+    with pytest.raises(F.FetchError, match='realm'):
+        secure._token('Bearer realm="file:///etc/passwd"')
+    loopback = M.Registry('127.0.0.1:5000', insecure=True, username='jane', password='pw')
+    assert loopback._token('Bearer realm="%s/token",service="s"' % b.base) == 'Bearer t'
+    assert b.seen[-1][1].get('Authorization', '').startswith('Basic ')
