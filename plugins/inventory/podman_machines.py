@@ -18,6 +18,12 @@ description:
     (the one the API modules use), with C(StrictHostKeyChecking=accept-new). A machine's first key is recorded;
     a changed key is refused. M(machinist.podman.podman_machine) forgets a machine's key when it removes or
     creates the machine, so a new machine on a reused port is not refused."
+  - "This holds under C(host_key_checking=False) (C(ANSIBLE_HOST_KEY_CHECKING=False), C(ansible.cfg)) too: each
+    machine host gets C(ansible_host_key_checking=true) and C(ansible_ssh_host_key_checking=true). Without them the
+    C(ssh) connection would put C(-o StrictHostKeyChecking=no) before the plugin's arguments, and OpenSSH keeps the
+    first value it is given. To switch the check off for machines anyway, set those variables for them yourself
+    (O(compose), C(host_vars) or extra vars); do not put C(StrictHostKeyChecking) into C(ssh_args) either, as
+    those come first too."
   - "Groups: C(podman_machines) (all), C(podman_machines_<provider>), C(podman_machines_<state>) (running, stopped,
     ...), C(podman_machines_rootful) and C(podman_machines_rootless); more with O(keyed_groups) and O(groups)."
   - "Host variables: the C(ansible_*) connection variables and C(podman_machine), the machine's facts."
@@ -101,6 +107,11 @@ def connection_vars(facts, known_hosts, as_root=False):
         'ansible_port': ssh['port'],
         'ansible_user': 'root' if as_root else (ssh.get('user') or 'core'),
         'ansible_ssh_private_key_file': ssh.get('identity_path'),
+        # Under host_key_checking=False the ssh connection adds -o StrictHostKeyChecking=no before
+        # ansible_ssh_common_args, and OpenSSH takes the first value. Both names, since the plugin
+        # reads the last one it finds and a group's value of either must not switch it off.
+        'ansible_host_key_checking': True,
+        'ansible_ssh_host_key_checking': True,
         'ansible_ssh_common_args': ' '.join([
             '-o', shlex.quote('UserKnownHostsFile=%s' % known_hosts),
             '-o', 'StrictHostKeyChecking=accept-new',
