@@ -122,41 +122,106 @@ class _Plain(object):
         return b''
 
 
+class _Damaged(ValueError):
+    """Bad compressed data found by the pass itself (not by a decompressor): reported as damaged."""
+
+
+# What starts every stream (xz), member (gzip) or stream (bz2) of a concatenation.
+STREAM_MAGIC = {'xz': b'\xfd7zXZ\x00', 'gz': b'\x1f\x8b', 'bz2': b'BZh'}
+_NEW = {'xz': lzma.LZMADecompressor, 'gz': lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), 'bz2': bz2.BZ2Decompressor}
+
+
 class _Std(object):
     """lzma and bz2 (max_length and needs_input) and zlib (max_length and unconsumed_tail): the output
     comes in pieces of at most PIECE bytes, so a sparse disk that compresses 1000:1 cannot turn one
-    input chunk into a gigabyte in memory."""
+    input chunk into a gigabyte in memory.
 
-    def __init__(self, obj):
-        self._obj = obj
+    Every stream of a concatenation is decoded, as xz, gzip and bzip2 do (pbzip2 always writes
+    several): the bytes after a stream's end start a fresh decompressor of the same kind, and must
+    begin with that kind's magic; for xz, NUL stream padding in multiples of four may come between
+    or after streams. Anything else after the end of a stream is trailing garbage, refused.
+    `eof` is true only when the last stream seen has ended and nothing after it has begun."""
+
+    def __init__(self, kind):
+        self._kind = kind
+        self._obj = _NEW[kind]()
+        self._head = b''      # the first bytes of a next stream, fewer than its magic
+        self._padding = 0     # xz stream padding seen since the last stream's end
+        self._fed = 0         # compressed bytes given so far
+        self.streams = 0      # streams that reached their end
         self.eof = False
 
     def pieces(self, data):
-        obj = self._obj
-        if getattr(obj, 'eof', False):
-            return  # trailing bytes after the stream's end are ignored, as xz and gzip do
+        self._fed += len(data)
+        while data:
+            if self._obj is None:
+                data = self._next_stream(data)
+                if not data:
+                    return
+            obj = self._obj
+            for piece in self._decode(obj, data):
+                yield piece
+            if not obj.eof:
+                return
+            self.streams += 1
+            self.eof = True
+            self._obj = None
+            data = obj.unused_data
+
+    def _decode(self, obj, data):
         if hasattr(obj, 'needs_input'):
             yield obj.decompress(data, PIECE)
             while not obj.eof and not obj.needs_input:
                 yield obj.decompress(b'', PIECE)
         else:
-            yield obj.decompress(data, PIECE)
-            while obj.unconsumed_tail and not obj.eof:
-                yield obj.decompress(obj.unconsumed_tail, PIECE)
+            # Also asks again when a piece came out full: zlib may hold output back with no tail left.
+            out = obj.decompress(data, PIECE)
+            yield out
+            while not obj.eof and (obj.unconsumed_tail or len(out) == PIECE):
+                out = obj.decompress(obj.unconsumed_tail, PIECE)
+                yield out
+
+    def _next_stream(self, data):
+        """After a stream's end: skips xz padding, then checks the next stream's magic. Returns the
+        bytes to give a fresh decompressor (which is then in place), or b'' when more are needed."""
+        kind = self._kind
+        if kind == 'xz' and not self._head:
+            rest = data.lstrip(b'\0')
+            self._padding += len(data) - len(rest)
+            if not rest:
+                return b''
+            self._check_padding()
+            data = rest
+        at = self._fed - len(data) - len(self._head)
+        head = self._head + data
+        magic = STREAM_MAGIC[kind]
+        if not magic.startswith(head[:len(magic)]):
+            raise _Damaged('the bytes from offset %d of the compressed data on, after the end of %s stream %d, are not '
+                           'the start of another %s stream (they begin %r): trailing garbage. The file at the source is '
+                           'corrupt or is not a valid %s file' % (at, kind, self.streams, kind, head[:16], kind))
+        self.eof = False
+        if len(head) < len(magic):
+            self._head = head
+            return b''
+        self._head = b''
+        self._obj = _NEW[kind]()
+        return head
+
+    def _check_padding(self):
+        if self._padding % 4:
+            raise _Damaged('the xz stream padding after stream %d is %d NUL bytes, not a multiple of four as the xz '
+                           'format requires: the file at the source is corrupt' % (self.streams, self._padding))
+        self._padding = 0
 
     def finish(self):
-        self.eof = bool(getattr(self._obj, 'eof', False))
-        flush = getattr(self._obj, 'flush', None)
-        return flush() if flush else b''
+        if self._obj is None and not self._head:
+            self._check_padding()
+        return b''
 
 
 def decompressor(kind):
-    if kind == 'xz':
-        return _Std(lzma.LZMADecompressor())
-    if kind == 'gz':
-        return _Std(zlib.decompressobj(16 + zlib.MAX_WBITS))
-    if kind == 'bz2':
-        return _Std(bz2.BZ2Decompressor())
+    if kind in _NEW:
+        return _Std(kind)
     if kind == 'zst':
         return _Zstd()
     if kind == 'none':

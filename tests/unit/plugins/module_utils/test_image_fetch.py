@@ -169,3 +169,87 @@ def test_zstd_output_is_bounded_too(tmp_path):
     data = subprocess.run(['zstd', '-q', '-c'], input=zeros, capture_output=True, check=True).stdout
     got = F.stream_to(iter([data]), 'zst', str(tmp_path / 'disk'), expected_uncompressed=sha(zeros))
     assert got[2] == len(zeros)
+
+
+# Concatenated streams (issue 12): pbzip2 writes several bz2 streams, and xz and gzip decode every
+# concatenated stream or member, so the pass must too; the parts are made with the real compressors.
+PARTS = (os.urandom(70000) + b'first' * 20000, b'second' * 30000 + os.urandom(5000), os.urandom(1000) + b'third' * 9000)
+COMPRESS = {'xz': lzma.compress, 'gz': gzip.compress, 'bz2': bz2.compress}
+
+
+def concatenated(kind, parts):
+    return [COMPRESS[kind](p) for p in parts]
+
+
+@pytest.mark.parametrize('kind, count', [('xz', 2), ('gz', 2), ('bz2', 3)])
+@pytest.mark.parametrize('size', [65536, 7])
+def test_concatenated_streams_give_the_whole_disk(kind, count, size, tmp_path):
+    streams = concatenated(kind, PARTS[:count])
+    data = b''.join(streams)
+    whole = b''.join(PARTS[:count])
+    assert getattr({'xz': lzma, 'gz': gzip, 'bz2': bz2}[kind], 'decompress')(data) == whole  # the stdlib agrees
+    target = str(tmp_path / 'disk')
+    got = F.stream_to(chunks(data, size), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(whole))
+    assert got == (sha(data), sha(whole), len(whole))
+    assert open(target, 'rb').read() == whole
+    assert os.listdir(str(tmp_path)) == ['disk']
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2'])
+@pytest.mark.parametrize('garbage', [b'garbage after the end', b'\x01', b'\0\0\0\0junk'])
+def test_trailing_garbage_is_refused_and_leaves_nothing(kind, garbage, tmp_path):
+    data = b''.join(concatenated(kind, PARTS[:2])) + garbage
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
+    assert err.value.extra.get('damaged') is True
+    assert 'trailing garbage' in str(err.value) and 'not the start of another %s stream' % kind in str(err.value)
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize('padding', [b'', b'\0' * 4, b'\0' * 12])
+def test_xz_stream_padding_between_and_after_streams_is_accepted(padding, tmp_path):
+    one, two = concatenated('xz', PARTS[:2])
+    data = one + padding + two + padding
+    whole = PARTS[0] + PARTS[1]
+    # xz itself accepts it:
+    assert subprocess.run(['xz', '-dc'], input=data, capture_output=True, check=True).stdout == whole
+    got = F.stream_to(chunks(data, 3), 'xz', str(tmp_path / 'disk'), expected_uncompressed=sha(whole))
+    assert got[1:] == (sha(whole), len(whole))
+
+
+@pytest.mark.parametrize('where', ['between', 'after'])
+def test_xz_padding_that_is_not_a_multiple_of_four_is_damage(where, tmp_path):
+    one, two = concatenated('xz', PARTS[:2])
+    data = one + b'\0' * 3 + two if where == 'between' else one + two + b'\0' * 5
+    assert subprocess.run(['xz', '-dc'], input=data, capture_output=True).returncode != 0  # xz refuses it too
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'))
+    assert err.value.extra.get('damaged') is True and 'multiple of four' in str(err.value)
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2'])
+@pytest.mark.parametrize('into_second', [1, 2, 0.5])
+def test_a_concatenation_cut_inside_a_later_stream_is_a_truncation(kind, into_second, tmp_path):
+    one, two = concatenated(kind, PARTS[:2])
+    cut = len(one) + (int(len(two) * into_second) if isinstance(into_second, float) else into_second)
+    data = (one + two)[:cut]
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'))
+    assert err.value.extra.get('truncated') is True and 'cut short' in str(err.value)
+    assert os.listdir(str(tmp_path)) == []
+    # the same cut with the checksum of exactly those bytes: the source file itself is incomplete
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
+    assert err.value.extra.get('damaged') is True and 'incomplete' in str(err.value)
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2'])
+def test_every_stream_of_a_sparse_concatenation_comes_in_bounded_pieces(kind):
+    zeros = b'\0' * (8 << 20)
+    data = COMPRESS[kind](zeros) * 2
+    dec = F.decompressor(kind)
+    sizes = [len(p) for p in dec.pieces(data)]
+    assert max(sizes) <= F.PIECE and sum(sizes) + len(dec.finish()) == 2 * len(zeros)
+    assert dec.eof and dec.streams == 2
