@@ -19,9 +19,15 @@ atomically. Podman's own folders are never touched: podman 5 reads every *.json 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
+import io
 import json
 import os
+import stat
+import tempfile
 
 from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalFiles
 
@@ -29,6 +35,85 @@ from ansible_collections.machinist.podman.plugins.module_utils._runner import Lo
 def default_base():
     base = os.environ.get('XDG_STATE_HOME') or os.path.join(os.path.expanduser('~'), '.local', 'state')
     return os.path.join(base, 'machinist.podman')
+
+
+def machine_host_names(port):
+    """The names a machine's SSH port has in known_hosts: paramiko writes 127.0.0.1, OpenSSH
+    may have been pointed at localhost. Port 22 is written without brackets."""
+    port = int(port)
+    if port == 22:
+        return ('127.0.0.1', 'localhost')
+    return ('[127.0.0.1]:%d' % port, '[localhost]:%d' % port)
+
+
+def _hashed_name_matches(pattern, name):
+    """OpenSSH's hashed name, |1|base64(salt)|base64(HMAC-SHA1(salt, name))."""
+    parts = pattern[3:].split(b'|')
+    if len(parts) != 2:
+        return False
+    try:
+        salt, digest = base64.b64decode(parts[0], validate=True), base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(hmac.new(salt, name.encode('ascii'), hashlib.sha1).digest(), digest)
+
+
+def names_host(line, names):
+    """Whether a known_hosts line (bytes) is a key of one of the names, plain or hashed.
+
+    Comments, @cert-authority and @revoked lines (ssh-keygen -R keeps those too), wildcards and
+    negations never match: they are not one machine's recorded key."""
+    fields = line.split(None, 1)
+    if not fields or fields[0].startswith((b'#', b'@')):
+        return False
+    wanted = set(n.encode('ascii') for n in names)
+    for pattern in fields[0].split(b','):
+        if pattern.startswith(b'|1|'):
+            if any(_hashed_name_matches(pattern, n) for n in names):
+                return True
+        elif pattern.lower() in wanted:
+            return True
+    return False
+
+
+def _drop_lines_atomically(path, drop):
+    """Rewrites a local file without the lines drop() picks: the whole file read, the rest kept byte
+    for byte in a new file of the same mode in the same folder, synced, then renamed over it.
+    False (and the file untouched) when no line is dropped or there is no file."""
+    try:
+        with open(path, 'rb') as f:
+            lines = io.BytesIO(f.read()).readlines()  # split at LF only, as OpenSSH reads it
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+    except FileNotFoundError:
+        return False
+    kept = [line for line in lines if not drop(line)]
+    if len(kept) == len(lines):
+        return False
+    folder = os.path.dirname(path) or '.'
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-' + os.path.basename(path) + '-')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(b''.join(kept))
+            f.flush()
+            if hasattr(os, 'fchmod'):
+                os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass  # the rename is done; a folder that cannot be synced (some filesystems) is no failure
+    return True
 
 
 class StateStore(object):
@@ -67,16 +152,25 @@ class StateStore(object):
 
     def forget_host_key(self, port):
         """Drops the lines of a machine's SSH port: the machine is gone or new, and a new machine on a
-        reused port must not read as an attack. True when a line was dropped."""
+        reused port must not read as an attack. True when a line was dropped.
+
+        Plain names and hashed ones (HashKnownHosts) of 127.0.0.1 and localhost at that port match;
+        every other line is kept byte for byte, and the whole file is rewritten atomically."""
         if not port:
             return False
+        names = machine_host_names(port)
         path = self.known_hosts()
+        if isinstance(self.files, LocalFiles):
+            try:
+                return _drop_lines_atomically(self.files.resolve(path), lambda line: names_host(line, names))
+            except (IOError, OSError):
+                return False  # as for any record: the next connection's refusal names the line to remove
+        # Through a connection the files half reads and writes whole files as text.
         text = self.files.read_text(path)
         if text is None:
             return False
         lines = text.splitlines(True)
-        tag = '[127.0.0.1]:%d ' % int(port)
-        kept = [line for line in lines if not line.startswith(tag)]
+        kept = [line for line in lines if not names_host(line.encode('utf-8', 'surrogateescape'), names)]
         if len(kept) == len(lines):
             return False
         return self.files.write_text(path, ''.join(kept))
