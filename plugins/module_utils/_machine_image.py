@@ -21,6 +21,8 @@ import hashlib
 import json
 import os
 import re
+import stat
+import tempfile
 import time
 
 try:
@@ -357,14 +359,47 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
 
 
 # -- the cache -------------------------------------------------------------------------------
+_ENTRY = re.compile(r'[0-9a-f]{12}-[A-Za-z0-9_-][A-Za-z0-9._-]*')
+_HEX64 = re.compile(r'[0-9a-f]{64}')
+# Files the cache makes are the user's alone (a private image's bytes included); existing files are
+# never followed through a link.
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0)
+
+
+def private_file(path, append=False):
+    """A file object for writing `path`, mode 0600, never through a link planted at that name: a new
+    file (any old one is removed first), or with append=True the existing regular file."""
+    if append:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, 'O_NOFOLLOW', 0))
+    else:
+        if os.path.lexists(path):
+            os.unlink(path)
+        fd = os.open(path, _NEW, 0o600)
+    return os.fdopen(fd, 'ab' if append else 'wb')
+
+
 class Cache(object):
+    """The cache folder, its .partial/ and .locks/: the user's own, private, and not writable by others,
+    since an image found there is handed to podman as a verified one."""
+
     def __init__(self, folder):
         self.folder = folder
         for sub in ('', '.partial', '.locks'):
+            path = os.path.join(folder, sub)
             try:
-                os.makedirs(os.path.join(folder, sub), mode=0o755, exist_ok=True)
+                os.makedirs(path, mode=0o700, exist_ok=True)
+                st = os.stat(path) if sub == '' else os.lstat(path)
             except OSError as exc:
-                raise F.FetchError('cache_dir: cannot create %s: %s' % (folder, exc.strerror))
+                raise F.FetchError('cache_dir: cannot create %s: %s' % (path, exc.strerror))
+            if not stat.S_ISDIR(st.st_mode):
+                raise F.FetchError('cache_dir: %s is not a folder of its own (a link or a file stands there); remove '
+                                   'it, or give another cache_dir' % path)
+            if hasattr(os, 'geteuid') and st.st_uid != os.geteuid():
+                raise F.FetchError('cache_dir: %s belongs to uid %d, not to this user (uid %d), who could be handed '
+                                   'images planted there; use a folder of your own' % (path, st.st_uid, os.geteuid()))
+            if st.st_mode & 0o022:
+                raise F.FetchError('cache_dir: %s is writable by other users (mode %o), who could plant images there; '
+                                   'chmod go-w it, or give another cache_dir' % (path, st.st_mode & 0o777))
 
     def image_path(self, art):
         return cache_file(os.path, self.folder, art)
@@ -380,8 +415,8 @@ class Cache(object):
             return None
 
     def write_record(self, image, data):
-        tmp = self.record_path(image) + '.tmp'
-        with open(tmp, 'w') as f:
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix='.record-')
+        with os.fdopen(fd, 'w') as f:
             json.dump(data, f, indent=1, sort_keys=True)
         os.rename(tmp, self.record_path(image))
 
@@ -397,8 +432,12 @@ class Cache(object):
             return None
         if art.uncompressed_sha256 and rec.get('uncompressed_sha256') != art.uncompressed_sha256:
             return None
-        if verify == 'full' and F.file_sha256(image) != rec.get('uncompressed_sha256'):
-            return None
+        if verify == 'full':
+            # Against what the source states, never the record's own word: with only a compressed digest
+            # stated, the decompressed file cannot be checked, so it is fetched again.
+            want = art.uncompressed_sha256 or (None if art.compressed else art.sha256)
+            if not want or F.file_sha256(image) != want:
+                return None
         return rec
 
     @contextlib.contextmanager
@@ -411,13 +450,21 @@ class Cache(object):
             raise F.FetchError('another run has been fetching %s for over %d s (lock %s)' % (art.name, timeout, path))
 
     def entries(self):
+        """The finished images: a file named as the cache names them, whose record has the cache's fields
+        and agrees with the file's size and mtime. Nothing else in the folder is ever pruned."""
         out = []
         for name in os.listdir(self.folder):
-            if name.endswith('.json') or name.startswith('.'):
+            if not _ENTRY.fullmatch(name) or name.endswith('.json'):
                 continue
             path = os.path.join(self.folder, name)
             rec = self.record(path)
-            if rec and os.path.isfile(path):
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if (isinstance(rec, dict) and stat.S_ISREG(st.st_mode) and rec.get('size') == st.st_size
+                    and rec.get('mtime_ns') == st.st_mtime_ns and _HEX64.fullmatch(str(rec.get('uncompressed_sha256')))
+                    and isinstance(rec.get('fetched'), (int, float))):
                 out.append((path, rec))
         return out
 
@@ -482,11 +529,10 @@ def _fetch_url(cache, art, url, image, progress):
         offset = 0
     if progress is not None:
         progress.total = (offset + length) if length is not None else None
-    with open(meta_path, 'w') as f:
-        json.dump({'url': url}, f)
-    mode = 'ab' if resumed else 'wb'
+    with private_file(meta_path) as f:
+        f.write(json.dumps({'url': url}).encode('utf-8'))
     try:
-        with open(part, mode) as keep:
+        with private_file(part, append=resumed) as keep:
             if art.compression == 'zip':
                 for data in chunks:
                     keep.write(data)

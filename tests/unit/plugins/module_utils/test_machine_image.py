@@ -226,3 +226,116 @@ def test_a_token_realm_must_be_https_unless_insecure(servers):
     loopback = M.Registry('127.0.0.1:5000', insecure=True, username='jane', password='pw')
     assert loopback._token('Bearer realm="%s/token",service="s"' % b.base) == 'Bearer t'
     assert b.seen[-1][1].get('Authorization', '').startswith('Basic ')
+
+
+# -- item 7: the cache folder is not trusted blindly ------------------------------------------------
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_cache_folder_writable_by_others_is_refused(tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    os.chmod(str(folder), 0o777)
+    with pytest.raises(F.FetchError, match='cache_dir: .* is writable by other users'):
+        M.Cache(str(folder))
+    os.chmod(str(folder), 0o700)
+    (folder / '.partial').mkdir(mode=0o700)
+    os.chmod(str(folder / '.partial'), 0o733)
+    with pytest.raises(F.FetchError, match='cache_dir: .*\\.partial is writable by other users'):
+        M.Cache(str(folder))
+
+
+def test_a_planted_link_in_the_cache_is_refused(tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir(mode=0o700)
+    (tmp_path / 'elsewhere').mkdir()
+    os.symlink(str(tmp_path / 'elsewhere'), str(folder / '.locks'))
+    with pytest.raises(F.FetchError, match='cache_dir: .*\\.locks is not a folder of its own'):
+        M.Cache(str(folder))
+
+
+def test_new_cache_folders_are_private(tmp_path):
+    cache = M.Cache(str(tmp_path / 'new'))
+    for sub in ('', '.partial', '.locks'):
+        assert os.stat(os.path.join(cache.folder, sub)).st_mode & 0o777 == 0o700
+
+
+def test_verify_full_trusts_the_source_not_the_record(tmp_path):
+    cache = M.Cache(str(tmp_path / 'c'))
+    good = b'the real disk'
+    art = M.Artifact('disk.qcow2', 'none', url='https://example.invalid/disk.qcow2', sha256=sha(good),
+                     uncompressed_sha256=sha(good))
+    image = cache.image_path(art)
+    planted = b'a planted disk'
+    with open(image, 'wb') as f:
+        f.write(planted)
+    st = os.stat(image)
+    # A record that agrees with itself and with the source's compressed digest.
+    cache.write_record(image, {'sha256': sha(good), 'uncompressed_sha256': sha(planted), 'size': st.st_size,
+                               'mtime_ns': st.st_mtime_ns, 'fetched': 1})
+    assert cache.hit(art, image, verify='full') is None
+    # A source that states only the compressed digest: the decompressed file cannot be checked against
+    # it, so verify: full fetches again rather than believe the record.
+    oci = M.Artifact('disk.qcow2', 'xz', url='https://example.invalid/disk.qcow2.xz', sha256='d' * 64)
+    image = cache.image_path(oci)
+    with open(image, 'wb') as f:
+        f.write(planted)
+    st = os.stat(image)
+    cache.write_record(image, {'sha256': 'd' * 64, 'uncompressed_sha256': sha(planted), 'size': st.st_size,
+                               'mtime_ns': st.st_mtime_ns, 'fetched': 1})
+    assert cache.hit(oci, image) is not None
+    assert cache.hit(oci, image, verify='full') is None
+
+
+def test_a_planted_record_tmp_link_is_not_followed(tmp_path):
+    cache = M.Cache(str(tmp_path / 'c'))
+    victim = tmp_path / 'victim'
+    victim.write_text('keep me')
+    image = os.path.join(cache.folder, 'aaaaaaaaaaaa-disk')
+    os.symlink(str(victim), image + '.json.tmp')
+    cache.write_record(image, {'size': 1})
+    assert victim.read_text() == 'keep me'
+    assert json.load(open(image + '.json')) == {'size': 1}
+    assert os.stat(image + '.json').st_mode & 0o777 == 0o600
+
+
+def test_a_planted_partial_link_is_not_followed(servers, tmp_path):
+    srv = servers[0]
+    data = lzma.compress(b'disk' * 1000)
+    srv.routes['/disk.qcow2.xz'] = answer(body=data)
+    cache = M.Cache(str(tmp_path / 'c'))
+    art = M.from_url(srv.base + '/disk.qcow2.xz', sha(data))
+    victim = tmp_path / 'victim'
+    victim.write_bytes(b'keep me')
+    part = os.path.join(cache.folder, '.partial', art.key() + '.download')
+    os.symlink(str(victim), part)
+    os.symlink(str(victim), part + '.json')
+    out = M.ensure(cache, art)
+    assert victim.read_bytes() == b'keep me'
+    assert open(out['path'], 'rb').read() == b'disk' * 1000
+    assert os.stat(out['path']).st_mode & 0o777 == 0o600
+
+
+# -- item 13: pruning removes cache entries only ----------------------------------------------------
+def test_pruning_leaves_files_that_are_not_cache_entries(tmp_path):
+    cache = M.Cache(str(tmp_path / 'c'))
+    mine = []
+    for i in range(3):
+        art = M.Artifact('disk%d.qcow2' % i, 'none', url='https://example.invalid/%d' % i, sha256=sha(b'%d' % i))
+        image = cache.image_path(art)
+        with open(image, 'wb') as f:
+            f.write(b'%d' % i)
+        st = os.stat(image)
+        cache.write_record(image, {'sha256': sha(b'%d' % i), 'uncompressed_sha256': sha(b'%d' % i), 'size': 1,
+                                   'mtime_ns': st.st_mtime_ns, 'fetched': 100 + i})
+        mine.append(image)
+    # A user's own file beside them, with a JSON file of the same name.
+    other = os.path.join(cache.folder, 'notes.txt')
+    with open(other, 'w') as f:
+        f.write('mine')
+    with open(other + '.json', 'w') as f:
+        json.dump({'fetched': 1, 'size': 4}, f)
+    removed = cache.prune(mine[2], keep=1)
+    assert sorted(removed) == sorted(mine[:2])
+    assert os.path.exists(other) and os.path.exists(other + '.json')
