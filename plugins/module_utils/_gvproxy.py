@@ -327,12 +327,18 @@ class GuestRecord(object):
 
 
 class HostRecord(object):
-    """For a gvproxy reached at an explicit API socket: the declared forwards, in the collection's
-    state folder, keyed by that socket. Nothing re-applies them: whoever runs that gvproxy does."""
+    """The declared forwards in the collection's state folder, for a gvproxy reached at an explicit
+    API socket (keyed by the socket's real path) or a machine's with persist=false (keyed by the
+    machine's name). Nothing re-applies them: whoever runs that gvproxy does."""
 
-    def __init__(self, store, socket_path):
+    def __init__(self, store, socket_path=None, machine=None):
+        if (socket_path is None) == (machine is None):
+            raise ValueError('HostRecord: give one of socket_path and machine')
+        # A machine's name is no path: resolved against the working directory it would name
+        # another record in each folder the task ran from.
+        ident = os.path.realpath(socket_path) if socket_path is not None else 'machine:' + machine
         self.store = store
-        self.name = hashlib.sha256(os.path.realpath(socket_path).encode('utf-8')).hexdigest()[:24] + '.json'
+        self.name = hashlib.sha256(ident.encode('utf-8')).hexdigest()[:24] + '.json'
 
     def load(self):
         return (self.store.read_json('forwards', self.name) or {}).get('forwards') or []

@@ -13,8 +13,8 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 - the podman version per executable, keyed by the file's identity (path, size, mtime, inode),
   so a run that changes nothing makes a single podman call.
 
-Files go to $XDG_STATE_HOME/machinist.podman (default ~/.local/state/machinist.podman), written
-atomically. Podman's own folders are never touched: podman 5 reads every *.json in them.
+Files go to $XDG_STATE_HOME/machinist.podman (default ~/.local/state/machinist.podman; a relative
+XDG_STATE_HOME is ignored), written atomically. Podman's own folders are never touched: podman 5 reads every *.json in them.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ from ansible_collections.machinist.podman.plugins.module_utils._runner import Lo
 
 
 def default_base():
-    base = os.environ.get('XDG_STATE_HOME') or os.path.join(os.path.expanduser('~'), '.local', 'state')
-    return os.path.join(base, 'machinist.podman')
+    """The state folder, an absolute path whatever the working directory: a relative
+    XDG_STATE_HOME is ignored, as the XDG Base Directory spec says."""
+    base = os.environ.get('XDG_STATE_HOME') or ''
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser('~'), '.local', 'state')
+    return os.path.join(os.path.abspath(base), 'machinist.podman')
 
 
 def machine_host_names(port):

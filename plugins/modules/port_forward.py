@@ -94,7 +94,9 @@ options:
     description:
       - With O(machine), keep the declared forwards in the machine (C(~/.config/machinist-podman/)) with a user unit,
         C(machinist-podman-forwards.service), that re-applies them at every boot.
-      - With V(false), forwards last until the machine stops.
+      - With V(false), forwards last until the machine stops, and the list of the forwards this collection declared is
+        kept on the host that runs the module, in C($XDG_STATE_HOME/machinist.podman/forwards/) (the same file from
+        any working directory).
     type: bool
     default: true
   executable:
@@ -263,10 +265,10 @@ def main():
                                      '(podman_machine with state: started)' % (p['machine'], facts.get('state')), changed=False)
             session = SSHSession(machine_ssh_target(dict(p, api_timeout=60), facts))
             forwarder = G.Forwarder(Endpoint(session=session, remote_tcp=G.GATEWAY))
-            record = G.GuestRecord(session) if p['persist'] else G.HostRecord(StateStore(), 'machine:' + p['machine'])
+            record = G.GuestRecord(session) if p['persist'] else G.HostRecord(StateStore(), machine=p['machine'])
         else:
             forwarder = G.Forwarder(Endpoint(unix_path=p['gvproxy_socket']))
-            record = G.HostRecord(StateStore(), p['gvproxy_socket'])
+            record = G.HostRecord(StateStore(), socket_path=p['gvproxy_socket'])
         out = G.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
                                   check_mode=module.check_mode, owner_of=owner_namer(facts, session))
     except G.ForwardError as exc:

@@ -201,3 +201,26 @@ def test_check_mode_changes_nothing():
     out = G.converge_forwards(gv, record, [A], 'present', check_mode=True)
     assert out['changed'] and out['forwards'] == [SSH, A]
     assert gv.current == [SSH] and record.forwards == []
+
+
+def test_a_machines_host_record_is_in_one_place_whatever_the_working_directory(tmp_path, monkeypatch):
+    from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+    monkeypatch.setenv('XDG_STATE_HOME', str(tmp_path / 'state'))
+    for d in ('a', 'b'):
+        (tmp_path / d).mkdir()
+    monkeypatch.chdir(tmp_path / 'a')
+    G.HostRecord(StateStore(), machine='dev').save([A])
+    monkeypatch.chdir(tmp_path / 'b')
+    assert G.HostRecord(StateStore(), machine='dev').load() == [A]
+    assert len(list((tmp_path / 'state' / 'machinist.podman' / 'forwards').iterdir())) == 1
+
+
+def test_a_sockets_host_record_is_keyed_by_the_sockets_real_path(tmp_path, monkeypatch):
+    from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+    monkeypatch.setenv('XDG_STATE_HOME', str(tmp_path / 'state'))
+    monkeypatch.chdir(tmp_path)
+    G.HostRecord(StateStore(), socket_path='gv.sock').save([A])
+    assert G.HostRecord(StateStore(), socket_path=str(tmp_path / 'gv.sock')).load() == [A]
+    assert G.HostRecord(StateStore(), machine=str(tmp_path / 'gv.sock')).load() == []
+    with pytest.raises(ValueError, match='give one of socket_path and machine'):
+        G.HostRecord(StateStore())

@@ -148,3 +148,15 @@ def test_through_a_connection_hashed_lines_are_forgotten_too(tmp_path):
     files.files['/state/known_hosts'] = hashed
     assert store.forget_host_key(40022) is True
     assert files.files['/state/known_hosts'] == hashed.splitlines(True)[1]
+
+
+def test_a_relative_xdg_state_home_is_ignored_so_the_state_folder_does_not_follow_the_cwd(tmp_path, monkeypatch):
+    # The XDG spec: a relative path in these variables is invalid and is to be ignored.
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    monkeypatch.setenv('XDG_STATE_HOME', 'state')
+    bases = []
+    for d in ('a', 'b'):
+        (tmp_path / d).mkdir()
+        monkeypatch.chdir(tmp_path / d)
+        bases.append(StateStore().base)
+    assert bases == [str(tmp_path / 'home' / '.local' / 'state' / 'machinist.podman')] * 2
