@@ -10,6 +10,9 @@ target's shell is PowerShell, the action plugin runs the module's own task funct
 podman command, as a PowerShell script, through the connection. Everything else (planning, check
 mode, diff, errors) is the same code as the module's.
 
+The result is scrubbed of the no_log options' values as AnsibleModule.exit_json scrubs a module's:
+Ansible does not scrub what an action plugin returns.
+
 The variable `machinist_podman_controller_side: true` takes this path on a POSIX target as well,
 with POSIX sh scripts: that is how the tests run it for real against the real podman, and how a
 target without Python can be managed.
@@ -20,6 +23,7 @@ Note that this plugin util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -87,6 +91,17 @@ def run_task(action, task_vars, argument_spec, task, path_options=(), required_t
     return result
 
 
+def scrub(result, no_log_values):
+    """The result without the no_log values, as AnsibleModule.exit_json leaves a module's: each value
+    masked wherever it appears, booleans and None of the top level kept as they were."""
+    if not no_log_values:
+        return result
+    kept = dict((k, v) for k, v in result.items() if v is None or isinstance(v, bool))
+    scrubbed = remove_values(result, no_log_values)
+    scrubbed.update(kept)
+    return scrubbed
+
+
 def _task_result(action, argument_spec, task, path_options, required_together, executable):
     if action._task.async_val:
         return {'failed': True, 'controller_side': True,
@@ -97,6 +112,10 @@ def _task_result(action, argument_spec, task, path_options, required_together, e
         # 'path' would expand ~ on the controller; the target's home is what counts.
         spec[key]['type'] = 'str'
     validated = ArgumentSpecValidator(spec, required_together=required_together).validate(dict(action._task.args))
+    return scrub(_validated_result(action, validated, task, path_options, executable), validated._no_log_values)
+
+
+def _validated_result(action, validated, task, path_options, executable):
     if validated.error_messages:
         # The message AnsibleModule gives for the same mistake.
         msg = validated.errors.msg

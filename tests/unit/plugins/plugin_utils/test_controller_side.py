@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The controller-side path scrubs no_log values from its result, as AnsibleModule.exit_json does:
+an action plugin's result is not scrubbed by Ansible, so a password would otherwise be shown."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import SpecError
+from ansible_collections.machinist.podman.plugins.plugin_utils import _controller_side as controller
+
+PASSWORD = 'S3cr3t-pa55word'
+SPEC = dict(
+    source=dict(type='str', required=True),
+    username=dict(type='str'),
+    password=dict(type='str', no_log=True),
+    choice=dict(type='str', choices=['a', 'b']),
+    ok=dict(type='bool', default=True),
+)
+
+
+class Task(object):
+    async_val = 0
+    check_mode = False
+    diff = False
+    action = 'machinist.podman.podman_machine_image'
+
+    def __init__(self, args):
+        self.args = args
+
+
+class Connection(object):
+    pass
+
+
+class Action(object):
+    _connection = Connection()
+
+    def __init__(self, args):
+        self._task = Task(args)
+
+
+@pytest.fixture(autouse=True)
+def no_action_base(monkeypatch):
+    # ActionBase.run needs a whole task executor; its part of the result is {} here.
+    monkeypatch.setattr(ActionBase, 'run', lambda self, tmp=None, task_vars=None: {})
+
+
+def run(task, **args):
+    args = dict(dict(source='https://registry.example/disk', username='me', password=PASSWORD), **args)
+    return controller.run_task(Action(args), {}, SPEC, task, executable=None)
+
+
+def echoing_task(params, runner, check_mode=False, diff=False):
+    """A task that puts the password where a careless one could: a message, a command line, nested."""
+    return {'changed': True, 'msg': 'logged in with %s' % params['password'],
+            'commands': [['curl', '-u', 'me:' + params['password'], params['source']]],
+            'nested': {'auth': {'password': params['password']}, 'keep': params['ok']},
+            'stayed': False, 'none': None}
+
+
+def failing_task(params, runner, check_mode=False, diff=False):
+    raise SpecError('the registry refused me:%s' % params['password'])
+
+
+def test_a_result_holding_the_password_has_it_nowhere():
+    result = run(echoing_task)
+    assert PASSWORD not in json.dumps(result)
+    assert result['msg'] == 'logged in with ********'
+    assert result['commands'] == [['curl', '-u', 'me:********', 'https://registry.example/disk']]
+    assert result['nested']['auth']['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    # Booleans and None are kept as they were, as AnsibleModule keeps them.
+    assert result['changed'] is True and result['stayed'] is False and result['none'] is None
+    assert result['nested']['keep'] is True
+    assert result['controller_side'] is True
+
+
+def test_a_failed_task_has_the_password_nowhere():
+    result = run(failing_task)
+    assert result['failed'] is True
+    assert PASSWORD not in json.dumps(result)
+    assert result['msg'] == 'the registry refused me:********'
+
+
+def test_an_argument_error_has_the_password_nowhere():
+    result = run(echoing_task, choice=PASSWORD)
+    assert result['failed'] is True and 'choice' in result['msg']
+    assert PASSWORD not in json.dumps(result)
+
+
+def test_without_a_password_nothing_is_masked():
+    result = controller.run_task(Action(dict(source='https://registry.example/disk')), {}, SPEC,
+                                 lambda params, runner, check_mode=False, diff=False: {'changed': False,
+                                                                                      'msg': 'kept a and b'},
+                                 executable=None)
+    assert result == {'changed': False, 'msg': 'kept a and b', 'controller_side': True}
