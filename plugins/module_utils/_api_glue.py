@@ -38,7 +38,12 @@ API_ARGS = dict(
 API_EXCLUSIVE = [('machine', 'api_url')]
 API_ONE_OF = [('machine', 'api_url')]
 
-_SSH_URL = re.compile(r'^ssh://(?P<user>[^@/]+)@(?P<host>\[[^\]]+\]|[^:/]+)(?::(?P<port>\d+))?(?P<path>/.*)$')
+# Matched whole (fullmatch), ASCII digits only: "$" would let a trailing newline through, and "\d"
+# takes other scripts' digits, which int() then reads as a port. No spaces or control characters.
+_SSH_URL = re.compile(r'ssh://(?P<user>[^@/\[\]\s\x00-\x1f\x7f]+)@(?P<host>\[[0-9A-Za-z:.%]+\]|[^:/@\[\]\s\x00-\x1f\x7f]+)'
+                      r'(?::(?P<port>[0-9]+))?(?P<path>/[^\x00-\x1f\x7f]*)')
+_UNIX_URL = re.compile(r'unix://(?P<path>/[^\x00-\x1f\x7f]*)')
+_URL_FORMS = 'give unix:///path/to/podman.sock or ssh://user@host[:port]/path/to/podman.sock (no spaces or control characters)'
 
 
 def machine_known_hosts():
@@ -70,13 +75,16 @@ def machine_ssh_target(params, facts, as_root=False):
 def endpoint_from_url(params):
     url = params['api_url']
     timeout = params.get('api_timeout') or 120
-    if url.startswith('unix://'):
-        return Endpoint(unix_path=url[len('unix://'):], timeout=timeout)
-    m = _SSH_URL.match(url)
+    m = _UNIX_URL.fullmatch(url)
+    if m:
+        return Endpoint(unix_path=m.group('path'), timeout=timeout)
+    m = _SSH_URL.fullmatch(url)
     if not m:
-        raise TransportError('api_url=%s: give unix:///path/to/podman.sock or ssh://user@host[:port]/path/to/podman.sock'
-                             % url)
-    target = SSHTarget(m.group('host').strip('[]'), int(m.group('port') or 22), m.group('user'),
+        raise TransportError('api_url=%r: %s' % (url, _URL_FORMS))
+    port = int(m.group('port') or 22)
+    if not 1 <= port <= 65535:
+        raise TransportError('api_url: port %d is out of range (1-65535) in %r' % (port, url))
+    target = SSHTarget(m.group('host').strip('[]'), port, m.group('user'),
                        identity=params.get('ssh_identity'),
                        known_hosts=params.get('ssh_known_hosts') or os.path.expanduser('~/.ssh/known_hosts'),
                        host_key=params.get('ssh_host_key'),

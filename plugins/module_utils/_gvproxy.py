@@ -38,20 +38,24 @@ class ForwardError(Exception):
 
 
 def _port(value, field):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
+    # int() would take ' 80\n', True and other scripts' digits: only an int or ASCII digits are a port.
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _DIGITS.fullmatch(value))):
         raise ForwardError('%s: %r is not a port number' % (field, value))
+    number = int(value)
     if not 1 <= number <= 65535:
         raise ForwardError('%s: %d is out of range (1-65535)' % (field, number))
     return number
 
 
-_IPV4 = re.compile(r'^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$')
+# Validation matches whole values (fullmatch: "$" lets a trailing newline through) with ASCII
+# classes ("\d" takes other scripts' digits). No leading zeros: Go's net.ParseIP, gvproxy's, refuses them.
+_DIGITS = re.compile(r'[0-9]+')
+_IPV4 = re.compile(r'(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})')
+_SOCKET_PATH = re.compile(r'/[A-Za-z0-9_./@+-]*')
 
 
 def _ipv4(value, field):
-    m = _IPV4.match(value or '')
+    m = _IPV4.fullmatch(value) if isinstance(value, str) else None
     if not m or any(int(g) > 255 for g in m.groups()):
         raise ForwardError('%s: %r is not an IPv4 address (gvproxy forwards IPv4 only)' % (field, value))
     return value
@@ -70,7 +74,7 @@ def normalise(spec, index):
     guest_ip = _ipv4(spec.get('guest_ip') or GUEST_IP, field + '.guest_ip')
     if protocol == 'unix':
         path = spec.get('host_socket')
-        if not path or not path.startswith('/') or not re.match(r'^[A-Za-z0-9_./@+-]+$', path):
+        if not isinstance(path, str) or not _SOCKET_PATH.fullmatch(path):
             raise ForwardError('%s.host_socket: a unix forward needs an absolute socket path on the host (letters, digits, '
                                '_ . / @ + -), got %r' % (field, path))
         if spec.get('host_port') or spec.get('host_ip'):

@@ -27,8 +27,40 @@ def test_ssh_url_defaults_to_strict_checking_of_the_users_known_hosts():
 
 @pytest.mark.parametrize('url', ['http://localhost:8080', 'ssh://host/sock', 'ssh://user@host', 'tcp://1.2.3.4:2375'])
 def test_bad_urls(url):
-    with pytest.raises(TransportError, match='^api_url=%s: give unix:' % url):
+    with pytest.raises(TransportError) as err:
         A.endpoint_from_url({'api_url': url})
+    assert str(err.value).startswith('api_url=%r: give unix:///path/to/podman.sock or ssh://' % url)
+
+
+@pytest.mark.parametrize('url', [
+    'ssh://u@h:22/run/p.sock\n',            # a trailing newline that "$" lets through
+    'ssh://u@h:\u0662\u0662/run/p.sock',     # Arabic-Indic digits that "\d" and int() take for 22
+    'ssh://u@h\n:22/run/p.sock',
+    'ssh://u\n@h:22/run/p.sock',
+    'ssh://u@[::1\n]:22/run/p.sock',
+    'ssh://u@h:22/run/p\r.sock',
+])
+def test_urls_with_newlines_or_non_ascii_digits_are_refused_naming_the_field(url):
+    with pytest.raises(TransportError) as err:
+        A.endpoint_from_url({'api_url': url})
+    assert str(err.value).startswith('api_url=%r: give unix:' % url)
+
+
+@pytest.mark.parametrize('url, says', [
+    ('ssh://u@h:0/run/p.sock', 'api_url: port 0 is out of range (1-65535)'),
+    ('ssh://u@h:65536/run/p.sock', 'api_url: port 65536 is out of range (1-65535)'),
+    ('unix://run/p.sock', "api_url='unix://run/p.sock': give unix:///path/to/podman.sock"),
+    ('unix:///run/p.sock\n', "api_url='unix:///run/p.sock\\n': give unix:///path/to/podman.sock"),
+])
+def test_url_ports_and_socket_paths_are_checked(url, says):
+    with pytest.raises(TransportError) as err:
+        A.endpoint_from_url({'api_url': url})
+    assert says in str(err.value)
+
+
+def test_an_ipv6_url_keeps_working():
+    t = A.endpoint_from_url({'api_url': 'ssh://core@[fd00::2]:2222/run/podman/podman.sock'}).session.target
+    assert (t.host, t.port) == ('fd00::2', 2222)
 
 
 def facts(**kw):

@@ -43,6 +43,15 @@ def test_normalise(spec, expected):
     ({'host_socket': "/tmp/a'b.sock", 'guest_port': 1}, 'forwards[3].host_socket'),
     ({'host_socket': '/tmp/a.sock', 'guest_port': 1, 'host_port': 2}, 'host_socket and host_port/host_ip exclude'),
     ({'host_port': 1, 'hostport': 2}, 'forwards[3]: unknown key(s) hostport'),
+    # validation sees the whole value, ASCII digits only (issue 12, item 17)
+    ({'host_port': 1, 'host_ip': '127.0.0.1\n'}, "forwards[3].host_ip: '127.0.0.1\\n' is not an IPv4 address"),
+    ({'host_port': 1, 'guest_ip': '192.168.127.2\n'}, "forwards[3].guest_ip: '192.168.127.2\\n' is not an IPv4"),
+    ({'host_port': 1, 'host_ip': '127.0.0.\u0661'}, "forwards[3].host_ip: '127.0.0.\u0661' is not an IPv4 address"),
+    ({'host_port': 1, 'host_ip': '127.0.0.01'}, "forwards[3].host_ip: '127.0.0.01' is not an IPv4 address"),
+    ({'host_socket': '/tmp/a.sock\n', 'guest_port': 1}, "forwards[3].host_socket: a unix forward needs an absolute"),
+    ({'host_port': '\u0668\u0660'}, "forwards[3].host_port: '\u0668\u0660' is not a port number"),
+    ({'host_port': '80\n'}, "forwards[3].host_port: '80\\n' is not a port number"),
+    ({'host_port': True}, 'forwards[3].host_port: True is not a port number'),
 ])
 def test_normalise_refuses(spec, says):
     with pytest.raises(G.ForwardError) as err:
