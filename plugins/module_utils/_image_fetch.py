@@ -74,6 +74,7 @@ class _Zstd(object):
                                       stderr=subprocess.PIPE)
         self._sink = None
         self._reader = None
+        self.sink_error = None
         self.eof = False
 
     def attach(self, sink):
@@ -82,18 +83,22 @@ class _Zstd(object):
         self._reader.start()
 
     def _read(self):
-        failed = False
         for piece in iter(lambda: self._proc.stdout.read(PIECE), b''):
-            if not failed:
+            if self.sink_error is None:
                 try:
                     self._sink(piece)
-                except Exception:  # the writer failed and will say so; keep draining so zstd never blocks
-                    failed = True
+                except Exception as exc:  # too large, or the writer failed: stop zstd, the pass raises it
+                    self.sink_error = exc
+                    self._proc.kill()
 
     def pieces(self, data):
+        if self.sink_error is not None:
+            raise self.sink_error
         try:
             self._proc.stdin.write(data)
         except BrokenPipeError:
+            if self.sink_error is not None:
+                raise self.sink_error
             raise FetchError('zstd stopped reading: %s' % self._proc.stderr.read().decode('utf-8', 'replace').strip(),
                              damaged=True)
         return iter(())
@@ -105,21 +110,42 @@ class _Zstd(object):
             pass
         self._reader.join()
         rc = self._proc.wait()
+        if self.sink_error is not None:
+            raise self.sink_error
         err = self._proc.stderr.read().decode('utf-8', 'replace').strip()
         self.eof = rc == 0
         if rc != 0 and 'unexpected end of file' not in err.lower() and 'truncated' not in err.lower():
             raise FetchError('the zstd data is damaged: %s' % err, damaged=True)
         return b''
 
+    def abort(self):
+        """The pass failed: zstd is stopped and reaped (its output is drained, so it never blocks)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        if self._reader is not None:
+            self._reader.join()
+        self._proc.wait()
+        self._proc.stdout.close()
+        self._proc.stderr.close()
+
 
 class _Plain(object):
     eof = True
 
     def pieces(self, data):
-        yield data
+        # In pieces of at most PIECE bytes, as the others, so max_size stops a plain image as early.
+        for i in range(0, len(data), PIECE):
+            yield data[i:i + PIECE]
 
     def finish(self):
         return b''
+
+    def abort(self):
+        pass
 
 
 class _Damaged(ValueError):
@@ -196,9 +222,10 @@ class _Std(object):
         head = self._head + data
         magic = STREAM_MAGIC[kind]
         if not magic.startswith(head[:len(magic)]):
-            raise _Damaged('the bytes from offset %d of the compressed data on, after the end of %s stream %d, are not '
-                           'the start of another %s stream (they begin %r): trailing garbage. The file at the source is '
-                           'corrupt or is not a valid %s file' % (at, kind, self.streams, kind, head[:16], kind))
+            raise _Damaged('the bytes from offset %d of the compressed data on, after the end of %s stream %d, are '
+                           'not the start of another %s stream (they begin %r): trailing garbage. The file at the '
+                           'source is corrupt or is not a valid %s file'
+                           % (at, kind, self.streams, kind, head[:16], kind))
         self.eof = False
         if len(head) < len(magic):
             self._head = head
@@ -217,6 +244,9 @@ class _Std(object):
         if self._obj is None and not self._head:
             self._check_padding()
         return b''
+
+    def abort(self):
+        pass
 
 
 def decompressor(kind):
@@ -257,6 +287,36 @@ class Progress(object):
         with open(tmp, 'w') as f:
             json.dump(data, f)
         os.rename(tmp, self.path)
+
+
+def _max_size(max_size):
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1):
+        raise FetchError('max_size: the largest decompressed image to accept must be a positive number of bytes, '
+                         'got %r' % (max_size,))
+    return max_size
+
+
+def _too_large(what, max_size):
+    return FetchError('%s: the image would be larger than max_size (%d bytes): raise max_size if the image is really '
+                      'that large. Nothing was written under the image\'s name' % (what, max_size),
+                      too_large=True, max_size=max_size)
+
+
+def check_free_space(folder, needed, what='image'):
+    """Raises FetchError when `folder` has fewer than `needed` bytes free for an unprivileged user;
+    returns the bytes free. For the caller to use before a pass writes an image of a known size."""
+    try:
+        st = os.statvfs(folder)
+    except OSError as exc:
+        raise FetchError('%s: cannot check the free space of %s: %s' % (what, folder, exc.strerror or exc),
+                         folder=folder)
+    free = st.f_bavail * st.f_frsize
+    if needed > free:
+        raise FetchError('%s: %s has %d bytes free (%.1f GiB) but the image needs %d bytes (%.1f GiB): free some space '
+                         'there, or give cache_dir a folder on a filesystem with room'
+                         % (what, folder, free, free / 1073741824.0, needed, needed / 1073741824.0),
+                         folder=folder, needed=needed, free=free)
+    return free
 
 
 def _check(kind, expected, seen, what):
@@ -306,24 +366,38 @@ class _Writer(threading.Thread):
 
 
 def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=None, what='image',
-              progress=None, resume_bytes=None, keep_compressed=None):
-    """Streams compressed chunks to `target` (atomically). Returns (sha256, uncompressed_sha256, size).
+              progress=None, resume_bytes=None, keep_compressed=None, max_size=None):
+    """Streams compressed chunks to `target` (atomically, mode 0600). Returns (sha256, uncompressed_sha256, size).
 
     chunks: an iterable of bytes. resume_bytes: a file of compressed bytes already received, fed
     first. keep_compressed: a file object that receives every new compressed byte (for resuming).
+    max_size: the most decompressed bytes to accept; past it the pass stops with a FetchError whose
+    extra has too_large=True (a decompression bomb writes at most max_size bytes, then nothing is left).
     """
+    _max_size(max_size)
     folder = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.tmp-' % os.path.basename(target))
     hc = hashlib.sha256()
-    dec = decompressor(kind)
+    dec = decompressor(kind)  # before the temporary file: a missing zstd leaves nothing behind
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.tmp-' % os.path.basename(target))
+    except OSError as exc:
+        dec.abort()
+        raise FetchError('%s: cannot write %s: %s' % (what, target, exc.strerror or exc))
     ok = False
     writer = None
+    produced = [0]
     try:
         with os.fdopen(fd, 'wb') as out:
             writer = _Writer(out)
             writer.start()
+
+            def emit(piece):  # in the pass's thread, or zstd's reader thread (the one caller then)
+                if max_size is not None and produced[0] + len(piece) > max_size:
+                    raise _too_large(what, max_size)
+                produced[0] += len(piece)
+                writer.put(piece)
             if hasattr(dec, 'attach'):
-                dec.attach(writer.put)
+                dec.attach(emit)
 
             def take(data, new):
                 hc.update(data)
@@ -331,7 +405,7 @@ def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=
                     keep_compressed.write(data)
                 try:
                     for piece in dec.pieces(data):
-                        writer.put(piece)
+                        emit(piece)
                 except (lzma.LZMAError, zlib.error, EOFError, ValueError) as exc:
                     raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
                 except OSError as exc:
@@ -340,6 +414,7 @@ def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=
                     raise
                 if progress is not None:
                     progress.add(len(data))
+            finished = False
             try:
                 if resume_bytes:
                     with open(resume_bytes, 'rb') as f:
@@ -348,10 +423,13 @@ def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=
                 for data in chunks:
                     take(data, True)
                 try:
-                    writer.put(dec.finish())
+                    emit(dec.finish())
                 except (lzma.LZMAError, zlib.error, EOFError, ValueError) as exc:
                     raise FetchError('%s: the %s data is damaged: %s' % (what, kind, exc), damaged=True)
+                finished = True
             finally:
+                if not finished:
+                    dec.abort()
                 writer.close()
             if not dec.eof:
                 if expected_sha256 and hc.hexdigest() == expected_sha256:
@@ -374,8 +452,10 @@ def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=
     return hc.hexdigest(), writer.hash.hexdigest(), writer.size
 
 
-def unzip_to(archive, target, expected_uncompressed=None, what='image'):
-    """A zip must hold exactly one file (as podman requires); it is streamed out to `target`."""
+def unzip_to(archive, target, expected_uncompressed=None, what='image', max_size=None):
+    """A zip must hold exactly one file (as podman requires); it is streamed out to `target` (atomically,
+    mode 0600). Returns (uncompressed_sha256, size). max_size: as for stream_to."""
+    _max_size(max_size)
     try:
         with zipfile.ZipFile(archive) as z:
             members = [m for m in z.infolist() if not m.is_dir()]
@@ -389,6 +469,8 @@ def unzip_to(archive, target, expected_uncompressed=None, what='image'):
             try:
                 with os.fdopen(fd, 'wb') as out, z.open(members[0]) as src:
                     for data in iter(lambda: src.read(CHUNK), b''):
+                        if max_size is not None and size + len(data) > max_size:
+                            raise _too_large(what, max_size)
                         hu.update(data)
                         out.write(data)
                         size += len(data)

@@ -253,3 +253,143 @@ def test_every_stream_of_a_sparse_concatenation_comes_in_bounded_pieces(kind):
     sizes = [len(p) for p in dec.pieces(data)]
     assert max(sizes) <= F.PIECE and sum(sizes) + len(dec.finish()) == 2 * len(zeros)
     assert dec.eof and dec.streams == 2
+
+
+# The decompression bomb cap (issue 12): max_size bounds the decompressed bytes written.
+def children_named(name):
+    found = []
+    for task in os.listdir('/proc/self/task'):
+        with open('/proc/self/task/%s/children' % task) as f:
+            for pid in f.read().split():
+                try:
+                    with open('/proc/%s/comm' % pid) as c:
+                        if c.read().strip() == name:
+                            found.append(pid)
+                except OSError:
+                    pass
+    return found
+
+
+def assert_too_large(err, limit):
+    assert err.value.extra.get('too_large') is True and err.value.extra.get('max_size') == limit
+    assert 'larger than max_size (%d bytes)' % limit in str(err.value) and 'raise max_size' in str(err.value)
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2', 'zst', 'none'])
+def test_max_size_stops_the_pass_and_leaves_nothing(kind, tmp_path):
+    data = compressed(kind)
+    limit = len(DISK) // 3
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data), max_size=limit)
+    assert_too_large(err, limit)
+    assert os.listdir(str(tmp_path)) == []
+    assert children_named('zstd') == []
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2', 'zst', 'none'])
+def test_an_image_of_exactly_max_size_passes(kind, tmp_path):
+    data = compressed(kind)
+    got = F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_uncompressed=sha(DISK), max_size=len(DISK))
+    assert got[1:] == (sha(DISK), len(DISK))
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2', 'zst'])
+def test_a_bomb_is_stopped_before_its_input_is_all_read(kind, tmp_path):
+    zeros = b'\0' * (8 << 20)
+    if kind == 'zst':
+        bomb = subprocess.run(['zstd', '-q', '-c'], input=zeros, capture_output=True, check=True).stdout
+    else:
+        bomb = COMPRESS[kind](zeros)
+    fed = []
+
+    def copies():  # 65536 concatenated streams: 512 GiB of output from 18 MB (zstd) or more
+        for i in range(65536):
+            if time.time() - started > 10:
+                return  # a pass that is not stopped then fails on the time below instead of running on
+            fed.append(i)
+            yield bomb
+    started = time.time()
+    with pytest.raises(F.FetchError) as err:
+        F.stream_to(copies(), kind, str(tmp_path / 'disk'), max_size=1 << 20)
+    assert_too_large(err, 1 << 20)
+    assert time.time() - started < 5
+    if kind != 'zst':
+        assert fed == [0]
+    else:  # zstd runs beside the pass and reads ahead, but it is stopped at the cap
+        assert len(fed) < 16384
+    assert os.listdir(str(tmp_path)) == []
+    assert children_named('zstd') == []
+
+
+def test_max_size_must_be_a_positive_number_of_bytes(tmp_path):
+    with pytest.raises(F.FetchError, match=r'max_size: .*positive number of bytes.*got -1'):
+        F.stream_to(iter([DISK]), 'none', str(tmp_path / 'disk'), max_size=-1)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def make_zip(path, data):
+    import zipfile
+    with zipfile.ZipFile(str(path), 'w', compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr('disk.vhdx', data)
+
+
+def test_unzip_to_stops_at_max_size_and_leaves_nothing(tmp_path):
+    make_zip(tmp_path / 'a.zip', DISK)
+    limit = len(DISK) // 3
+    with pytest.raises(F.FetchError) as err:
+        F.unzip_to(str(tmp_path / 'a.zip'), str(tmp_path / 'disk'), sha(DISK), max_size=limit)
+    assert_too_large(err, limit)
+    assert os.listdir(str(tmp_path)) == ['a.zip']
+    assert F.unzip_to(str(tmp_path / 'a.zip'), str(tmp_path / 'disk'), sha(DISK), max_size=len(DISK)) == \
+        (sha(DISK), len(DISK))
+    assert open(str(tmp_path / 'disk'), 'rb').read() == DISK
+
+
+def test_free_space_check_names_the_folder_and_the_bytes(tmp_path):
+    st = os.statvfs(str(tmp_path))
+    free = st.f_bavail * st.f_frsize
+    assert 0 < F.check_free_space(str(tmp_path), 1, 'disk.qcow2') <= free + (64 << 20)
+    needed = free + (1 << 40)
+    with pytest.raises(F.FetchError) as err:
+        F.check_free_space(str(tmp_path), needed, 'disk.qcow2')
+    msg = str(err.value)
+    assert msg.startswith('disk.qcow2: ') and str(tmp_path) in msg and '%d bytes' % needed in msg
+    assert 'bytes free' in msg and 'cache_dir' in msg
+    assert err.value.extra['needed'] == needed and abs(err.value.extra['free'] - free) < (64 << 20)
+    assert err.value.extra['folder'] == str(tmp_path)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_free_space_check_of_a_missing_folder_names_it(tmp_path):
+    with pytest.raises(F.FetchError, match='cannot check the free space of %s' % (tmp_path / 'nope')):
+        F.check_free_space(str(tmp_path / 'nope'), 1, 'disk.qcow2')
+
+
+def test_a_download_that_breaks_off_stops_zstd_and_leaves_nothing(tmp_path):
+    data = compressed('zst')
+
+    def broken():
+        yield data[:len(data) // 2]
+        raise F.FetchError('the download broke off', truncated=True)
+    with pytest.raises(F.FetchError, match='the download broke off'):
+        F.stream_to(broken(), 'zst', str(tmp_path / 'disk'))
+    assert children_named('zstd') == []
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_without_the_zstd_program_the_pass_says_so_and_leaves_nothing(tmp_path, monkeypatch):
+    data = compressed('zst')
+    empty = tmp_path / 'bin'
+    empty.mkdir()
+    monkeypatch.setenv('PATH', str(empty))  # a host without zstd
+    target = tmp_path / 'cache'
+    target.mkdir()
+    with pytest.raises(F.FetchError, match='install the zstd program'):
+        F.stream_to(iter([data]), 'zst', str(target / 'disk'))
+    assert os.listdir(str(target)) == []
+
+
+def test_a_missing_target_folder_is_named_and_stops_zstd(tmp_path):
+    with pytest.raises(F.FetchError, match='cannot write %s' % (tmp_path / 'gone' / 'disk')):
+        F.stream_to(iter([compressed('zst')]), 'zst', str(tmp_path / 'gone' / 'disk'))
+    assert children_named('zstd') == []
