@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from urllib.parse import unquote, urlsplit
 
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils._machine_facts import canonical_usb, managed_view
@@ -102,14 +103,30 @@ def _init_values(desired, provider):
     return values
 
 
-def _shared_disk(desired, others):
-    """4.4 and older name a local image's copy after the file: two machines would share one disk."""
-    if classify_image(desired.get('image')) != 'file':
-        return None
-    base = os.path.basename(desired['image'].replace('\\', '/'))
+def _disk_basename(image):
+    """The name 4.4 and older give the disk of a local file or an http(s) URL: the file's own name, or the
+    last part of the URL's path (percent-decoded, query and fragment ignored). None for other images."""
+    kind = classify_image(image)
+    if kind == 'file':
+        return os.path.basename(image.replace('\\', '/'))
+    if kind == 'url':
+        return posixpath.basename(unquote(urlsplit(image).path))
+    return None
+
+
+def _strip_compression(base):
     for suffix in _COMPRESSION_SUFFIXES:
         if base.endswith(suffix):
             base = base[:-len(suffix)]
+    return base
+
+
+def _shared_disk(desired, others):
+    """4.4 and older name the disk of a local or URL image after its file: two machines would share one disk."""
+    base = _disk_basename(desired.get('image'))
+    if not base:
+        return None
+    base = _strip_compression(base)
     for other in others or ():
         path = other.get('image_path') or ''
         if os.path.basename(path.replace('\\', '/')) == base and other.get('name') != desired['name']:
@@ -195,11 +212,15 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
         if not caps.has('disk_named_per_machine'):
             other = _shared_disk(desired, others)
             if other:
+                if classify_image(desired['image']) == 'url':
+                    way_out = ('For a URL: fetch it with machinist.podman.podman_machine_image and give each machine '
+                               'a file of its own name, or use a URL whose file name differs')
+                else:
+                    way_out = 'Give the image file a name of its own for this machine (copy or rename it)'
                 return plan.refuse(
                     'image: Podman %s would copy %s to the disk file %s, which machine %s already uses; removing '
-                    'either machine would then delete the other\'s disk (containers/podman#17784). Give the image '
-                    'file a name of its own for this machine (copy or rename it)'
-                    % (caps.version, desired['image'], other['image_path'], other['name']))
+                    'either machine would then delete the other\'s disk (containers/podman#17784). %s'
+                    % (caps.version, desired['image'], other['image_path'], other['name'], way_out))
         _plan_init(plan, desired, state, caps, provider, env, 'the machine does not exist', host)
         return plan
 

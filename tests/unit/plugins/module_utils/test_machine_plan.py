@@ -221,6 +221,34 @@ def test_shared_disk_guard_before_4_5():
     assert fine.refusal is None
 
 
+@pytest.mark.parametrize('url', [
+    'https://example.org/images/disk.qcow2.xz',
+    'http://example.org/disk.qcow2?token=abc',
+    'HTTPS://example.org/a/b/disk.qcow2.gz#part',
+    'https://example.org/d%69sk.qcow2.zst',
+])
+def test_shared_disk_guard_before_4_5_for_a_url(url):
+    # 4.3.1 stores a URL image under the last part of the URL's path (percent-decoded, query ignored), without
+    # its compression suffix: the same disk file as another machine made from a URL or file of that name.
+    other = {'name': 'first', 'image_path': '/home/u/.local/share/containers/podman/machine/qemu/disk.qcow2'}
+    plan = plan_machine(desired(image=url), 'present', None, caps('4.3.1'), LINUX, others=[other])
+    assert plan.refusal is not None, url
+    assert 'which machine first already uses' in plan.refusal
+    assert 'podman_machine_image' in plan.refusal and 'URL' in plan.refusal
+    assert plan.actions == []
+    fine = plan_machine(desired(image=url), 'present', None, caps('4.9.5'), LINUX, others=[other])
+    assert fine.refusal is None
+
+
+def test_shared_disk_guard_lets_a_url_of_another_name_through():
+    other = {'name': 'first', 'image_path': '/home/u/.local/share/containers/podman/machine/qemu/disk.qcow2'}
+    for url in ('https://example.org/disk.qcow2/other.qcow2', 'https://example.org/?f=disk.qcow2',
+                'https://disk.qcow2/'):
+        plan = plan_machine(desired(image=url), 'present', None, caps('4.3.1'), LINUX, others=[other])
+        assert plan.refusal is None, url
+        assert [a['action'] for a in plan.actions] == ['init']
+
+
 def test_diff_views(version):
     plan = plan_machine(desired(cpus=3, rootful=True), 'present', facts_of(version), caps(version), LINUX)
     assert plan.before['cpus'] == 2 and plan.after['cpus'] == 3
