@@ -17,6 +17,8 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 - Merging over a base keeps everything of the base that the options do not name: podman's users
   and SSH keys, its ready unit, its socket links. Users of the same name get the union of SSH
   keys and groups; a file, directory, link or unit of the same path or name is replaced.
+- What is returned or shown in a diff has every password hash masked (masked, mask_text), wherever
+  the hash came from: the options, the base config, or the old file at dest.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ try:
     from urllib.parse import quote
 except ImportError:  # pragma: no cover
     from urllib import quote
+
+MASK = '********'
 
 SPECS = ('3.0.0', '3.1.0', '3.2.0', '3.3.0', '3.4.0', '3.5.0')
 FLOOR = '3.2.0'
@@ -480,3 +484,30 @@ def render(config):
 
 def sha512(text):
     return 'sha512-' + hashlib.sha512(text.encode('utf-8')).hexdigest()
+
+
+def masked(config):
+    """A copy of a config to return: each user's passwordHash is MASK. The config itself is unchanged."""
+    out = copy.deepcopy(config)
+    passwd = out.get('passwd') if isinstance(out, dict) else None
+    for user in (passwd.get('users') or []) if isinstance(passwd, dict) else []:
+        if isinstance(user, dict) and user.get('passwordHash') is not None:
+            user['passwordHash'] = MASK
+    return out
+
+
+_SECRET_FIELD = re.compile(r'("passwordHash"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def mask_text(text):
+    """The text of a config (such as the old file at dest, for a diff) with its hashes masked and its
+    layout kept. A key written with escapes, which the pattern misses, makes it the rendered masked
+    config; a text that is not JSON is masked by the pattern alone."""
+    out = _SECRET_FIELD.sub(lambda m: m.group(1) + json.dumps(MASK), text)
+    try:
+        parsed = json.loads(out)
+    except ValueError:
+        return out
+    if masked(parsed) != parsed:
+        return render(masked(parsed))
+    return out

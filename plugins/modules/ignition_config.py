@@ -34,7 +34,7 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The old and new text of O(dest).
+      - The old and new text of O(dest), each password hash in them (the old file's too) shown as C(********).
   idempotent:
     support: full
 options:
@@ -372,7 +372,9 @@ def main():
         if old != text:
             result['changed'] = True
             if module._diff:
-                result['diff'] = {'before': old or '', 'after': text, 'before_header': p['dest'], 'after_header': p['dest']}
+                # The old file's hashes are no option's value, so Ansible would not mask them: both sides masked here.
+                result['diff'] = {'before': I.mask_text(old or ''), 'after': I.mask_text(text),
+                                  'before_header': p['dest'], 'after_header': p['dest']}
             if not module.check_mode:
                 folder = os.path.dirname(os.path.abspath(p['dest']))
                 if not os.path.isdir(folder):

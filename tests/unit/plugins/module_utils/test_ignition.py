@@ -183,6 +183,51 @@ def test_rendering_is_stable():
     assert a == b and a.endswith('\n')
 
 
+
+# -- masking: what the module returns and shows in a diff ---------------------------------------
+BASE_WITH_HASH = {'ignition': {'version': '3.2.0'},
+                  'passwd': {'users': [{'name': 'core', 'passwordHash': '$6$base$BaseHash', 'uid': 1001}]}}
+
+
+def test_masked_hides_every_password_hash_and_changes_nothing_else():
+    config, _v, _r = I.assemble(FULL, base=BASE_WITH_HASH)
+    before = json.loads(json.dumps(config))
+    out = I.masked(config)
+    assert config == before  # a copy: the config that is written keeps its hashes
+    assert [u.get('passwordHash') for u in out['passwd']['users']] == ['********', '********']
+    for u in out['passwd']['users']:
+        u['passwordHash'] = dict((x['name'], x) for x in config['passwd']['users'])[u['name']]['passwordHash']
+    assert out == config
+    assert '$6$' not in I.render(I.masked(config))
+
+
+def test_masked_leaves_a_config_without_hashes_as_it_is():
+    config, _v, _r = I.assemble({'users': [{'name': 'ops'}], 'files': FULL['files']})
+    assert I.masked(config) == config
+
+
+def test_mask_text_keeps_the_layout_of_podmans_one_line_config():
+    text = '{"ignition":{"version":"3.2.0"},"passwd":{"users":[{"name":"core","passwordHash":"$6$a$b\\/c"}]}}'
+    assert I.mask_text(text) == '{"ignition":{"version":"3.2.0"},"passwd":{"users":[{"name":"core","passwordHash":"********"}]}}'
+
+
+def test_mask_text_of_a_rendered_config_is_the_rendered_masked_config():
+    config, _v, _r = I.assemble(FULL, base=BASE_WITH_HASH)
+    assert I.mask_text(I.render(config)) == I.render(I.masked(config))
+
+
+def test_mask_text_finds_a_hash_whose_key_is_escaped():
+    text = '{"ignition":{"version":"3.2.0"},"passwd":{"users":[{"name":"core","password\\u0048ash":"$6$a$b"}]}}'
+    assert json.loads(text)['passwd']['users'][0]['passwordHash'] == '$6$a$b'
+    out = I.mask_text(text)
+    assert '$6$a$b' not in out and json.loads(out)['passwd']['users'][0]['passwordHash'] == '********'
+
+
+def test_mask_text_of_a_file_that_is_not_json():
+    text = 'left by hand { "passwordHash": "$6$a$b", "name": "core"'
+    assert I.mask_text(text) == 'left by hand { "passwordHash": "********", "name": "core"'
+
+
 # -- properties: any accepted input yields a config that validates and round-trips -----------
 _names = st.from_regex(r'[a-z][a-z0-9_-]{0,10}', fullmatch=True)
 _paths = st.lists(st.from_regex(r'[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,8}', fullmatch=True).filter(lambda s: s not in ('.', '..')),

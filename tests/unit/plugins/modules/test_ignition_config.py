@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ignition_config module as Ansible runs it (its JSON output): no password hash, proxy
+credential or file content given as a secret is anywhere in it, whether it came from the options,
+the base file, or the old file at dest."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.machinist.podman.plugins.modules import ignition_config
+
+OPTION_HASH = '$6$optsalt$OptionHashFromTheVault'
+BASE_HASH = '$6$basesalt$HashThatPodmanOrAUserPutInTheBase'
+OLD_HASH = '$6$oldsalt$HashOfTheConfigWrittenLastTime'
+PROXY_PASSWORD = 'Pr0xyPa55'
+PROXY = 'http://alice:%s@proxy.example:3128' % PROXY_PASSWORD
+BASE_PROXY_PASSWORD = 'BaseProxyPa55'
+CONTENT = 'registry-token-Zq8vK2'
+
+
+def run(capsys, args, diff=False, check=False):
+    args = dict(args, _ansible_diff=diff, _ansible_check_mode=check)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            ignition_config.main()
+    out = capsys.readouterr().out
+    return out, json.loads(out)
+
+
+def write(path, config):
+    with open(path, 'w') as fh:
+        json.dump(config, fh)
+
+
+def base_config(version='3.2.0'):
+    return {'ignition': {'version': version,
+                         'proxy': {'httpsProxy': 'https://bob:%s@proxy.example:3129' % BASE_PROXY_PASSWORD}},
+            'passwd': {'users': [{'name': 'core', 'passwordHash': BASE_HASH,
+                                  'sshAuthorizedKeys': ['ssh-ed25519 AAAAC3Nza core@host']}]}}
+
+
+def test_diff_masks_the_old_and_the_new_hash(tmp_path, capsys):
+    dest = str(tmp_path / 'one.ign')
+    write(dest, {'ignition': {'version': '3.2.0'}, 'passwd': {'users': [{'name': 'ops', 'passwordHash': OLD_HASH}]}})
+    out, result = run(capsys, {'dest': dest, 'users': [{'name': 'ops', 'password_hash': OPTION_HASH}]}, diff=True)
+    assert result['changed'] is True
+    assert OLD_HASH not in out and OPTION_HASH not in out
+    assert json.loads(result['diff']['before'])['passwd']['users'][0]['passwordHash'] == '********'
+    assert json.loads(result['diff']['after'])['passwd']['users'][0]['passwordHash'] == '********'
+    with open(dest) as fh:
+        assert json.load(fh)['passwd']['users'][0]['passwordHash'] == OPTION_HASH
+
+
+def test_diff_keeps_the_old_texts_layout_and_masks_its_hash(tmp_path, capsys):
+    """podman writes its config on one line: the before is that text, only the hash masked."""
+    dest = str(tmp_path / 'podman.ign')
+    old = '{"ignition":{"version":"3.2.0"},"passwd":{"users":[{"name":"core","passwordHash":"%s"}]}}' % OLD_HASH
+    with open(dest, 'w') as fh:
+        fh.write(old)
+    out, result = run(capsys, {'dest': dest, 'units': [{'name': 'x.service', 'enabled': True}]}, diff=True)
+    assert OLD_HASH not in out
+    assert result['diff']['before'] == old.replace(OLD_HASH, '********')
