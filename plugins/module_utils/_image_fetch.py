@@ -283,10 +283,17 @@ class Progress(object):
         data = {'phase': phase, 'bytes_done': self.done, 'bytes_total': self.total,
                 'percent': round(100.0 * self.done / self.total, 1) if self.total else None,
                 'mib_per_s': round(self.done / elapsed / 1048576, 1), 'updated': int(time.time())}
-        tmp = self.path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(data, f)
-        os.rename(tmp, self.path)
+        # A new file of a random name made with O_EXCL (mode 0600), never a fixed name that a link planted
+        # there would make the write follow.
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path) or '.',
+                                   prefix='.%s.tmp-' % os.path.basename(self.path))
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(data, f)
+            os.rename(tmp, self.path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
 
 def _max_size(max_size):

@@ -393,3 +393,37 @@ def test_a_missing_target_folder_is_named_and_stops_zstd(tmp_path):
     with pytest.raises(F.FetchError, match='cannot write %s' % (tmp_path / 'gone' / 'disk')):
         F.stream_to(iter([compressed('zst')]), 'zst', str(tmp_path / 'gone' / 'disk'))
     assert children_named('zstd') == []
+
+
+# Files the pass makes (issue 12): never through a link planted at a fixed name, and the user's alone.
+def test_progress_never_writes_through_a_link_planted_at_its_temporary_name(tmp_path):
+    other = tmp_path / 'other'
+    other.write_text('not yours')
+    os.symlink(str(other), str(tmp_path / 'progress.json.tmp'))
+    p = F.Progress(str(tmp_path / 'progress.json'), total=400)
+    p.add(100)
+    p.write('downloading')
+    assert other.read_text() == 'not yours'
+    path = tmp_path / 'progress.json'
+    assert not path.is_symlink()
+    data = json.loads(path.read_text())
+    assert data['phase'] == 'downloading' and data['bytes_done'] == 100 and data['percent'] == 25.0
+    assert os.stat(str(path)).st_mode & 0o777 == 0o600
+    assert os.readlink(str(tmp_path / 'progress.json.tmp')) == str(other)  # left alone
+    assert sorted(os.listdir(str(tmp_path))) == ['other', 'progress.json', 'progress.json.tmp']
+
+
+def test_progress_rewrites_leave_one_file(tmp_path):
+    p = F.Progress(str(tmp_path / 'progress.json'), total=10)
+    for phase in ('downloading', 'verifying', 'done'):
+        p.write(phase)
+    assert json.loads((tmp_path / 'progress.json').read_text())['phase'] == 'done'
+    assert os.listdir(str(tmp_path)) == ['progress.json']
+
+
+def test_a_progress_write_that_fails_leaves_nothing(tmp_path):
+    p = F.Progress(str(tmp_path / 'progress.json'))
+    (tmp_path / 'progress.json').mkdir()  # the rename onto it fails
+    with pytest.raises(OSError):
+        p.write('downloading')
+    assert os.listdir(str(tmp_path)) == ['progress.json']
