@@ -122,14 +122,19 @@ def _strip_compression(base):
 
 
 def _shared_disk(desired, others):
-    """4.4 and older name the disk of a local or URL image after its file: two machines would share one disk."""
+    """4.4 and older name the disk of a local or URL image after its file: two machines would share one disk.
+
+    Those versions keep the compression suffix in the disk's name (disk.qcow2.xz holds the decompressed
+    disk); names are compared without it on both sides, so neither way of naming slips through.
+    """
     base = _disk_basename(desired.get('image'))
     if not base:
         return None
     base = _strip_compression(base)
     for other in others or ():
         path = other.get('image_path') or ''
-        if os.path.basename(path.replace('\\', '/')) == base and other.get('name') != desired['name']:
+        theirs = _strip_compression(os.path.basename(path.replace('\\', '/')))
+        if theirs == base and other.get('name') != desired['name']:
             return other
     return None
 

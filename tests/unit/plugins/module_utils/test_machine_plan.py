@@ -240,6 +240,17 @@ def test_shared_disk_guard_before_4_5_for_a_url(url):
     assert fine.refusal is None
 
 
+@pytest.mark.parametrize('image', ['/srv/disk.qcow2.xz', 'https://example.org/disk.qcow2.xz'])
+def test_shared_disk_guard_when_the_disk_kept_the_compression_suffix(image):
+    # 4.3.1 and 4.4 write the decompressed disk under the file's whole name (pkg/machine/pull.go there:
+    # LocalUncompressedFile = dataDir/imageName), so a machine made from disk.qcow2.xz has a disk named so.
+    other = {'name': 'first', 'image_path': '/home/u/.local/share/containers/podman/machine/qemu/disk.qcow2.xz'}
+    plan = plan_machine(desired(image=image), 'present', None, caps('4.3.1'), LINUX, others=[other])
+    assert plan.refusal is not None and 'which machine first already uses' in plan.refusal
+    plain = plan_machine(desired(image='/srv/disk.qcow2'), 'present', None, caps('4.3.1'), LINUX, others=[other])
+    assert plain.refusal is not None and 'which machine first already uses' in plain.refusal
+
+
 def test_shared_disk_guard_lets_a_url_of_another_name_through():
     other = {'name': 'first', 'image_path': '/home/u/.local/share/containers/podman/machine/qemu/disk.qcow2'}
     for url in ('https://example.org/disk.qcow2/other.qcow2', 'https://example.org/?f=disk.qcow2',
