@@ -243,8 +243,9 @@ options:
     description: Proxy for Ignition's fetches (spec 3.1.0 and later), as C(http_proxy), C(https_proxy), C(no_proxy) (a list).
     type: dict
 notes:
-  - When O(users[].password_hash) is set, Ansible masks that hash wherever it appears in the result, so the returned
-    C(config) has C(********) in its place; use the file at O(dest).
+  - Every password hash in the returned C(config) and in the diff is C(********): those of O(users[].password_hash),
+    which Ansible masks wherever they appear in the result, and those read from O(base) or from the old file at
+    O(dest), which the module masks. The file at O(dest) has the real hashes.
   - The integration tests validate every produced config with C(ignition-validate) from Debian's C(ignition) 2.14 package,
     which knows specs up to 3.3.0; configs for 3.4.0 and 3.5.0 are checked against the collection's own field table.
 """
@@ -277,7 +278,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 config:
-  description: The config as written (password hashes masked).
+  description: The config as written, each password hash (from the options or from O(base)) shown as C(********).
   returned: success
   type: dict
 version:
@@ -362,7 +363,8 @@ def main():
     except I.IgnitionError as exc:
         module.fail_json(msg=str(exc))
     text = I.render(config)
-    result = dict(changed=False, config=config, version=version, sha512=I.sha512(text), replaced=replaced)
+    # Masked here, not by Ansible: no_log covers the options' hashes, not those read from the base file.
+    result = dict(changed=False, config=I.masked(config), version=version, sha512=I.sha512(text), replaced=replaced)
     if p['dest']:
         try:
             with open(p['dest']) as fh:

@@ -66,3 +66,37 @@ def test_diff_keeps_the_old_texts_layout_and_masks_its_hash(tmp_path, capsys):
     out, result = run(capsys, {'dest': dest, 'units': [{'name': 'x.service', 'enabled': True}]}, diff=True)
     assert OLD_HASH not in out
     assert result['diff']['before'] == old.replace(OLD_HASH, '********')
+
+
+def test_hashes_read_from_the_base_are_masked_in_the_returned_config(tmp_path, capsys):
+    base, dest = str(tmp_path / 'base.ign'), str(tmp_path / 'out.ign')
+    write(base, base_config())
+    out, result = run(capsys, {'base': base, 'dest': dest, 'users': [{'name': 'ops', 'password_hash': OPTION_HASH}]},
+                      diff=True)
+    assert BASE_HASH not in out and OPTION_HASH not in out
+    users = dict((u['name'], u) for u in result['config']['passwd']['users'])
+    assert users['core']['passwordHash'] == '********'
+    assert users['core']['sshAuthorizedKeys'] == ['ssh-ed25519 AAAAC3Nza core@host']
+    with open(dest) as fh:
+        written = dict((u['name'], u) for u in json.load(fh)['passwd']['users'])
+    assert written['core']['passwordHash'] == BASE_HASH and written['ops']['passwordHash'] == OPTION_HASH
+
+
+def test_the_base_as_dest_has_its_hash_masked_in_config_and_diff(tmp_path, capsys):
+    """The machine role extends podman's file in place: base and dest are one file."""
+    dest = str(tmp_path / 'podman.ign')
+    write(dest, base_config())
+    out, result = run(capsys, {'base': dest, 'dest': dest, 'units': [{'name': 'x.service', 'enabled': True}]},
+                      diff=True)
+    assert result['changed'] is True and BASE_HASH not in out
+    assert result['config']['passwd']['users'][0]['passwordHash'] == '********'
+    with open(dest) as fh:
+        assert json.load(fh)['passwd']['users'][0]['passwordHash'] == BASE_HASH
+
+
+def test_only_returned_not_written_the_base_hash_is_masked_too(tmp_path, capsys):
+    base = str(tmp_path / 'base.ign')
+    write(base, base_config())
+    out, result = run(capsys, {'base': base})
+    assert BASE_HASH not in out
+    assert result['config']['passwd']['users'][0]['passwordHash'] == '********'
