@@ -427,3 +427,22 @@ def test_a_progress_write_that_fails_leaves_nothing(tmp_path):
     with pytest.raises(OSError):
         p.write('downloading')
     assert os.listdir(str(tmp_path)) == ['progress.json']
+
+
+@pytest.fixture
+def open_umask():
+    old = os.umask(0)  # the most permissive: what the pass makes must be 0600 anyway
+    yield
+    os.umask(old)
+
+
+@pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2', 'zst', 'none', 'zip'])
+def test_the_image_the_pass_makes_is_the_users_alone(kind, tmp_path, open_umask):
+    target = str(tmp_path / 'disk')
+    if kind == 'zip':
+        make_zip(tmp_path / 'a.zip', DISK)
+        assert F.unzip_to(str(tmp_path / 'a.zip'), target, sha(DISK)) == (sha(DISK), len(DISK))
+    else:
+        assert F.stream_to(chunks(compressed(kind)), kind, target)[1] == sha(DISK)
+    assert oct(os.stat(target).st_mode & 0o7777) == oct(0o600)
+    assert open(target, 'rb').read() == DISK
