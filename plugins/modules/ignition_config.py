@@ -243,9 +243,9 @@ options:
     description: Proxy for Ignition's fetches (spec 3.1.0 and later), as C(http_proxy), C(https_proxy), C(no_proxy) (a list).
     type: dict
 notes:
-  - Every password hash in the returned C(config) and in the diff is C(********): those of O(users[].password_hash),
-    which Ansible masks wherever they appear in the result, and those read from O(base) or from the old file at
-    O(dest), which the module masks. The file at O(dest) has the real hashes.
+  - Every password hash in the returned C(config) and in the diff is shown as C(********), both those of
+    O(users[].password_hash), which Ansible masks wherever they appear in the result, and those read from O(base) or
+    from the old file at O(dest), which the module masks. The file at O(dest) has the real hashes.
   - The integration tests validate every produced config with C(ignition-validate) from Debian's C(ignition) 2.14 package,
     which knows specs up to 3.3.0; configs for 3.4.0 and 3.5.0 are checked against the collection's own field table.
 """
