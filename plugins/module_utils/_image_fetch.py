@@ -311,14 +311,15 @@ def _too_large(what, max_size):
 
 def check_free_space(folder, needed, what='image'):
     """Raises FetchError when `folder` has fewer than `needed` bytes free for an unprivileged user;
-    returns the bytes free. For the caller to use before a pass writes an image of a known size."""
+    returns the bytes free. For the caller to use before a pass writes an image of a known size
+    (needed=None, a size not known ahead, only reports the free bytes)."""
     try:
         st = os.statvfs(folder)
     except OSError as exc:
         raise FetchError('%s: cannot check the free space of %s: %s' % (what, folder, exc.strerror or exc),
                          folder=folder)
     free = st.f_bavail * st.f_frsize
-    if needed > free:
+    if needed is not None and needed > free:
         raise FetchError('%s: %s has %d bytes free (%.1f GiB) but the image needs %d bytes (%.1f GiB): free some space '
                          'there, or give cache_dir a folder on a filesystem with room'
                          % (what, folder, free, free / 1073741824.0, needed, needed / 1073741824.0),

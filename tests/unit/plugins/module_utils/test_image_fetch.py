@@ -446,3 +446,9 @@ def test_the_image_the_pass_makes_is_the_users_alone(kind, tmp_path, open_umask)
         assert F.stream_to(chunks(compressed(kind)), kind, target)[1] == sha(DISK)
     assert oct(os.stat(target).st_mode & 0o7777) == oct(0o600)
     assert open(target, 'rb').read() == DISK
+
+
+def test_free_space_check_of_an_unknown_size_only_reports_the_free_bytes(tmp_path):
+    st = os.statvfs(str(tmp_path))
+    free = F.check_free_space(str(tmp_path), None, 'disk.qcow2')
+    assert isinstance(free, int) and abs(free - st.f_bavail * st.f_frsize) < (64 << 20)
