@@ -122,13 +122,18 @@ options:
         type: str
         required: true
       content:
-        description: The text of the file.
+        description:
+          - The text of the file.
+          - Not logged, as it may hold a secret. Ansible masks this text wherever it appears in the result, so a short
+            or common one masks those characters in other fields too.
         type: str
       src:
         description: A file on the controller whose bytes become the content, looked up as M(ansible.builtin.copy) does.
         type: path
       content_base64:
-        description: The content as base64, for bytes that are not text. The action plugin fills it from O(files[].src).
+        description:
+          - The content as base64, for bytes that are not text. The action plugin fills it from O(files[].src).
+          - Not logged, as O(files[].content).
         type: str
       url:
         description:
@@ -240,8 +245,20 @@ options:
     type: list
     elements: dict
   proxy:
-    description: Proxy for Ignition's fetches (spec 3.1.0 and later), as C(http_proxy), C(https_proxy), C(no_proxy) (a list).
+    description: Proxy for Ignition's fetches (spec 3.1.0 and later).
     type: dict
+    suboptions:
+      http_proxy:
+        description: The proxy URL for http fetches. It may hold credentials (C(http://user:password@host:port)), so it
+          is not logged.
+        type: str
+      https_proxy:
+        description: The proxy URL for https fetches. Not logged, as O(proxy.http_proxy).
+        type: str
+      no_proxy:
+        description: Hosts and domains fetched without the proxy.
+        type: list
+        elements: str
 notes:
   - Every password hash in the returned C(config) and in the diff is shown as C(********), both those of
     O(users[].password_hash), which Ansible masks wherever they appear in the result, and those read from O(base) or
@@ -323,8 +340,8 @@ def main():
                 name=dict(type='str', required=True), gid=dict(type='int'), system=dict(type='bool'),
                 should_exist=dict(type='bool'))),
             files=dict(type='list', elements='dict', options=dict(
-                path=dict(type='str', required=True), content=dict(type='str'), src=dict(type='path'),
-                content_base64=dict(type='str'), url=dict(type='str'), hash=dict(type='str'),
+                path=dict(type='str', required=True), content=dict(type='str', no_log=True), src=dict(type='path'),
+                content_base64=dict(type='str', no_log=True), url=dict(type='str'), hash=dict(type='str'),
                 compression=dict(type='str', choices=['gzip']), mode=dict(type='raw'), owner=owner, group=owner,
                 overwrite=dict(type='bool'), append=dict(type='bool', default=False))),
             directories=dict(type='list', elements='dict', options=dict(
@@ -340,7 +357,9 @@ def main():
             merge=dict(type='list', elements='dict'),
             replace=dict(type='dict'),
             tls_cas=dict(type='list', elements='dict'),
-            proxy=dict(type='dict'),
+            proxy=dict(type='dict', options=dict(
+                http_proxy=dict(type='str', no_log=True), https_proxy=dict(type='str', no_log=True),
+                no_proxy=dict(type='list', elements='str'))),
         ),
         supports_check_mode=True,
     )

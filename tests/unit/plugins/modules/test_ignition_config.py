@@ -100,3 +100,21 @@ def test_only_returned_not_written_the_base_hash_is_masked_too(tmp_path, capsys)
     out, result = run(capsys, {'base': base})
     assert BASE_HASH not in out
     assert result['config']['passwd']['users'][0]['passwordHash'] == '********'
+
+
+def test_a_failing_run_shows_no_proxy_credentials_and_no_content(tmp_path, capsys):
+    out, result = run(capsys, {'dest': str(tmp_path / 'bad.ign'), 'spec_version': '3.0.0',
+                               'users': [{'name': 'ops', 'password_hash': OPTION_HASH}],
+                               'files': [{'path': '/etc/token', 'content': CONTENT},
+                                         {'path': '/etc/token.bin', 'content_base64': 'c2VjcmV0LWJ5dGVz'}],
+                               'proxy': {'https_proxy': PROXY}})
+    assert result['failed'] is True and 'needs Ignition spec 3.1.0' in result['msg']
+    for secret in (OPTION_HASH, PROXY_PASSWORD, CONTENT, 'c2VjcmV0LWJ5dGVz'):
+        assert secret not in out
+    assert not os.path.exists(str(tmp_path / 'bad.ign'))
+
+
+def test_an_unknown_proxy_field_is_refused(tmp_path, capsys):
+    out, result = run(capsys, {'proxy': {'http_proxy': PROXY, 'htps_proxy': PROXY}})
+    assert result['failed'] is True and 'htps_proxy' in result['msg']
+    assert PROXY_PASSWORD not in out
