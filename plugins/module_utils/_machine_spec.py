@@ -14,6 +14,7 @@ it without reading code. The rules are the strictest of the Podman versions we s
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from ansible_collections.machinist.podman.plugins.module_utils._providers import PROVIDERS
 
@@ -25,6 +26,9 @@ DEFAULT_NAME = 'podman-machine-default'
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 _UNITS = {'': None, 'b': 1, 'k': 1024, 'm': MIB, 'g': GIB, 't': 1024 * GIB}
+# Digits of a size's whole or fractional part beyond which no bound here can be met (and past which
+# int() and float() fail or give inf).
+_MAX_SIZE_DIGITS = 20
 _SIZE_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([kmgtb]?)(?:i?b)?\s*$', re.IGNORECASE)
 
 # Podman 5.x refuses these as volume targets; we refuse them on every version.
@@ -41,36 +45,53 @@ class SpecError(ValueError):
     """Bad input. The message names the parameter and the fix."""
 
 
+def _shown(value):
+    """repr() of a value for a message, cut short when it is long."""
+    text = repr(value)
+    return text if len(text) <= 42 else repr(str(value)[:40]) + '...'
+
+
 def parse_size(value, field, unit, unit_name, minimum, maximum):
     """Turn 4096, '4096', '4GiB', '4g' or '512M' into a whole number of `unit` bytes.
 
     A bare number is already in `unit_name`. Suffixes are binary (K, M, G, T with optional
-    'i' and 'B'), as podman, docker and the Linux tools read them.
+    'i' and 'B'), as podman, docker and the Linux tools read them. The arithmetic is exact
+    (no float), and a number longer than any bound here is refused before it is converted.
     """
     if value is None:
         return None
     if isinstance(value, bool):
         raise SpecError('%s must be a size such as 4096 or "4GiB", not a boolean' % field)
+    too_big = ('%s=%s is more than %d %s, which no machine can have: check the unit'
+               % (field, _shown(value), maximum, unit_name))
     if isinstance(value, int):
         number, factor = value, unit
     else:
         m = _SIZE_RE.match(str(value))
         if not m:
-            raise SpecError('%s=%r is not a size: use a whole number of %s (e.g. %d) or a number with a '
-                            'unit such as "4GiB", "512MiB"' % (field, value, unit_name, minimum))
-        number = float(m.group(1)) if '.' in m.group(1) else int(m.group(1))
+            raise SpecError('%s=%s is not a size: use a whole number of %s (e.g. %d) or a number with a '
+                            'unit such as "4GiB", "512MiB"' % (field, _shown(value), unit_name, minimum))
+        whole, _dot, fraction = m.group(1).partition('.')
+        fraction = fraction.rstrip('0')
+        if len(whole.lstrip('0')) > _MAX_SIZE_DIGITS:
+            raise SpecError(too_big)
+        if len(fraction) > _MAX_SIZE_DIGITS:
+            raise SpecError('%s=%s is not a whole number of %s: podman takes %s, so round it'
+                            % (field, _shown(value), unit_name, unit_name))
+        number = Fraction(int(whole + fraction), 10 ** len(fraction))
         factor = _UNITS[m.group(2).lower()] or unit
     total = number * factor
     if total <= 0:
-        raise SpecError('%s must be greater than zero, got %r' % (field, value))
+        raise SpecError('%s must be greater than zero, got %s' % (field, _shown(value)))
     if total % unit:
-        raise SpecError('%s=%r is not a whole number of %s: podman takes %s, so round it (e.g. %d)'
-                        % (field, value, unit_name, unit_name, max(1, int(total // unit))))
+        raise SpecError('%s=%s is not a whole number of %s: podman takes %s, so round it (e.g. %d)'
+                        % (field, _shown(value), unit_name, unit_name, max(1, int(total // unit))))
     result = int(total // unit)
     if result < minimum:
-        raise SpecError('%s=%r is too small: the least podman can run is %d %s' % (field, value, minimum, unit_name))
+        raise SpecError('%s=%s is too small: the least podman can run is %d %s'
+                        % (field, _shown(value), minimum, unit_name))
     if result > maximum:
-        raise SpecError('%s=%r is more than %d %s, which no machine can have: check the unit' % (field, value, maximum, unit_name))
+        raise SpecError(too_big)
     return result
 
 

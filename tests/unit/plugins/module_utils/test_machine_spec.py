@@ -35,6 +35,39 @@ def test_bad_memory(value, message):
         parse_size(value, 'memory', MIB, 'MiB', 128, 16 * 1024 * 1024)
 
 
+@pytest.mark.parametrize('field,unit,unit_name,minimum,maximum', [
+    ('memory', MIB, 'MiB', 128, 16 * 1024 * 1024),
+    ('disk_size', GIB, 'GiB', 1, 65536),
+    ('swap', MIB, 'MiB', 1, 16 * 1024 * 1024),
+])
+@pytest.mark.parametrize('value,message', [
+    ('1e999GiB', "=%r is not a size: use a whole number of"),
+    ('99999999999999999999999GiB', '=%r is more than'),
+    ('9' * 5000, '=%r is more than'),                     # more digits than int() reads
+    ('1' + '0' * 400 + '.5GiB', '=%r is more than'),      # float() of it is inf
+    ('0.' + '0' * 400 + '1GiB', '=%r is not a whole number of'),
+    (float('inf'), '=%r is not a size: use a whole number of'),
+    (float('-inf'), '=%r is not a size'),
+    (float('nan'), '=%r is not a size'),
+])
+def test_absurd_sizes_are_refused_naming_the_field(field, unit, unit_name, minimum, maximum, value, message):
+    with pytest.raises(SpecError) as e:
+        parse_size(value, field, unit, unit_name, minimum, maximum)
+    shown = value if len(str(value)) <= 40 else str(value)[:40]
+    msg = str(e.value)
+    assert msg.startswith(field + '=')
+    assert message.split('%r')[1] in msg
+    assert repr(shown)[:30] in msg or repr(value)[:30] in msg
+    assert len(msg) < 400
+
+
+def test_a_fractional_size_is_exact():
+    assert parse_size('0.5GiB', 'memory', MIB, 'MiB', 128, 16 * 1024 * 1024) == 512
+    assert parse_size('1.25GiB', 'disk_size', MIB, 'MiB', 1, 1 << 30) == 1280
+    with pytest.raises(SpecError, match='not a whole number of MiB'):
+        parse_size('0.1GiB', 'memory', MIB, 'MiB', 1, 16 * 1024 * 1024)
+
+
 def base(**kw):
     params = dict(name=None, cpus=None, memory=None, disk_size=None, swap=None, rootful=None,
                   user_mode_networking=None, image=None, timezone=None, username=None, ignition_path=None,
