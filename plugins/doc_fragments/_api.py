@@ -49,6 +49,11 @@ options:
     description:
       - Pin the server's host key, as an OpenSSH public key line (V(ssh-ed25519 AAAA...)). Then no known_hosts file
         is read or written, and any other key is refused.
+      - "The recommended setting with O(machine) wherever the trust-on-first-use window of V(accept-new) (see
+        O(ssh_host_key_checking)) is not acceptable. Take the key from a source other than the machine's SSH port,
+        such as a host key you provisioned yourself with Ignition (M(machinist.podman.ignition_config)), or on WSL
+        C(wsl -d DISTRIBUTION cat /etc/ssh/ssh_host_ed25519_key.pub). C(podman machine ssh) is no such source: it
+        does not check the key either."
     type: str
   ssh_host_key_checking:
     description:
@@ -56,6 +61,14 @@ options:
         first use (as OpenSSH's C(StrictHostKeyChecking=accept-new)); both refuse a key that changed.
       - Defaults to V(accept-new) with O(machine) (a local VM on 127.0.0.1 that podman itself never checks) and
         V(strict) with O(api_url).
+      - "Trust on first use: with V(accept-new), a key is recorded without any check whenever O(ssh_known_hosts) has
+        no line for the machine's port, that is at the first connection to a new machine and at the first after
+        M(machinist.podman.podman_machine) forgot the key (when it removed or created the machine). In that window,
+        whatever listens on C(127.0.0.1) at that port (a program of any local user, while the machine is stopped or
+        gone) is recorded as the machine and trusted from then on."
+      - "To close the window, pin O(ssh_host_key), or set V(strict) and put the machine's line
+        (C([127.0.0.1]:PORT KEYTYPE BASE64)) into O(ssh_known_hosts) yourself, from a source named under
+        O(ssh_host_key). Otherwise keep it short: connect right after the machine is created and started."
     type: str
     choices: [strict, accept-new]
   executable:
@@ -68,5 +81,7 @@ requirements:
 notes:
   - The API version prefix is the server's own C(Libpod-API-Version), read from C(/_ping), so Podman 4, 5 and 6
     servers are all spoken to in their own version.
-  - Host keys are always checked; a changed key fails the task before anything is sent.
+  - Host keys are always checked; a changed key fails the task before anything is sent. An unknown key is taken on
+    first use only with O(ssh_host_key_checking=accept-new), the default with O(machine); see there for that window
+    and how to close it.
 """

@@ -15,8 +15,8 @@ description:
     the C(ssh) connection reaches at C(127.0.0.1) on the machine's SSH port, as the machine's user, with its key.
   - So a play can target a machine's own OS, and a role author can point Molecule at a machine.
   - "Host keys are checked: C(ansible_ssh_common_args) points OpenSSH at the collection's own known_hosts file
-    (the one the API modules use), with C(StrictHostKeyChecking=accept-new). A machine's first key is recorded;
-    a changed key is refused. M(machinist.podman.podman_machine) forgets a machine's key when it removes or
+    (the one the API modules use), with C(StrictHostKeyChecking=accept-new) (C(yes) with
+    O(ssh_host_key_checking=strict)). A machine's first key is recorded; a changed key is refused. M(machinist.podman.podman_machine) forgets a machine's key when it removes or
     creates the machine, so a new machine on a reused port is not refused."
   - "This holds under C(host_key_checking=False) (C(ANSIBLE_HOST_KEY_CHECKING=False), C(ansible.cfg)) too: each
     machine host gets C(ansible_host_key_checking=true) and C(ansible_ssh_host_key_checking=true). Without them the
@@ -24,6 +24,17 @@ description:
     first value it is given. To switch the check off for machines anyway, set those variables for them yourself
     (O(compose), C(host_vars) or extra vars); do not put C(StrictHostKeyChecking) into C(ssh_args) either, as
     those come first too."
+  - "Trust on first use: a key is recorded without any check whenever the collection's known_hosts has no line for
+    the machine's port, that is at the first connection to a new machine and at the first after
+    M(machinist.podman.podman_machine) forgot the key (when it removed or created a machine). Podman itself never
+    checks a machine's key. In that window, whatever listens on C(127.0.0.1) at that port (a program of any local
+    user, while the machine is stopped or gone) is recorded as the machine and trusted from then on."
+  - "Where that matters, set O(ssh_host_key_checking=strict) and put each machine's key into the collection's
+    known_hosts (C($XDG_STATE_HOME/machinist.podman/known_hosts), a line C([127.0.0.1]:PORT KEYTYPE BASE64)) from
+    a source that is not the machine's SSH port: a host key you provisioned with Ignition
+    (M(machinist.podman.ignition_config)), or on WSL C(wsl -d DISTRIBUTION cat /etc/ssh/ssh_host_ed25519_key.pub) through WSL rather than SSH.
+    C(podman machine ssh) is no such source: it does not check the key either. Otherwise connect right after the
+    machine is created and started, so the window is short."
   - "Groups: C(podman_machines) (all), C(podman_machines_<provider>), C(podman_machines_<state>) (running, stopped,
     ...), C(podman_machines_rootful) and C(podman_machines_rootless); more with O(keyed_groups) and O(groups)."
   - "Host variables: the C(ansible_*) connection variables and C(podman_machine), the machine's facts."
@@ -64,6 +75,15 @@ options:
         C(authorized_keys) too.
     type: bool
     default: false
+  ssh_host_key_checking:
+    description:
+      - V(accept-new) records a machine's key on first use when the collection's known_hosts has none for its port
+        (OpenSSH's C(StrictHostKeyChecking=accept-new)); V(strict) (C(StrictHostKeyChecking=yes)) refuses such a
+        machine, so every key must have been put into that file beforehand. Both refuse a key that changed.
+      - Use V(strict) where the trust-on-first-use window described above is not acceptable.
+    type: str
+    choices: [accept-new, strict]
+    default: accept-new
 """
 
 EXAMPLES = r"""
@@ -96,8 +116,13 @@ def _group_part(text):
     return re.sub(r'[^A-Za-z0-9_]', '_', str(text or 'unknown'))
 
 
-def connection_vars(facts, known_hosts, as_root=False):
+_CHECKING = {'accept-new': 'accept-new', 'strict': 'yes'}
+
+
+def connection_vars(facts, known_hosts, as_root=False, checking='accept-new'):
     """The ansible_* variables that reach a machine over SSH, with its host key checked."""
+    if checking not in _CHECKING:
+        raise ValueError('ssh_host_key_checking must be accept-new or strict, got %r' % (checking,))
     ssh = facts.get('ssh') or {}
     if not ssh.get('port'):
         return {}
@@ -114,7 +139,7 @@ def connection_vars(facts, known_hosts, as_root=False):
         'ansible_ssh_host_key_checking': True,
         'ansible_ssh_common_args': ' '.join([
             '-o', shlex.quote('UserKnownHostsFile=%s' % known_hosts),
-            '-o', 'StrictHostKeyChecking=accept-new',
+            '-o', 'StrictHostKeyChecking=' + _CHECKING[checking],
             '-o', 'IdentitiesOnly=yes',
         ]),
     }
@@ -158,7 +183,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             name = facts['name']
             self.inventory.add_host(name, group=top)
             facts = client.describe(facts)
-            for key, value in connection_vars(facts, store.known_hosts(), self.get_option('root')).items():
+            for key, value in connection_vars(facts, store.known_hosts(), self.get_option('root'),
+                                              self.get_option('ssh_host_key_checking')).items():
                 self.inventory.set_variable(name, key, value)
             self.inventory.set_variable(name, 'podman_machine', facts)
             for part in ('provider_' + _group_part(facts.get('provider')), _group_part(facts.get('state')),

@@ -12,6 +12,11 @@ For a machine, SSH host keys are recorded on first use in the collection's own k
 itself never checks a machine's key (it passes UserKnownHostsFile=/dev/null), so this is the
 first check anyone makes; `podman_machine` forgets a machine's line when it removes or creates
 a machine, so a recreated machine on a reused port is not mistaken for an attack.
+
+That leaves a trust-on-first-use window (documented in the _api doc fragment): with no line for
+the port, whatever answers there first is recorded. Neither podman's Ignition nor the machine's
+files on the host carry the guest's host key (sshd makes it at first boot), so the module cannot
+pin it by itself; ssh_host_key, or strict with a line the user wrote, closes the window.
 """
 
 from __future__ import annotations

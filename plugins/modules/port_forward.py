@@ -112,10 +112,18 @@ options:
         Defaults to the collection's own C($XDG_STATE_HOME/machinist.podman/known_hosts).
     type: path
   ssh_host_key:
-    description: Pin the machine's SSH host key (an OpenSSH public key line) instead of using a known_hosts file.
+    description:
+      - Pin the machine's SSH host key (an OpenSSH public key line) instead of using a known_hosts file.
+      - Recommended where the trust-on-first-use window of V(accept-new) is not acceptable; where to take the key
+        from is in the C(ssh_host_key) option of M(machinist.podman.container).
     type: str
   ssh_host_key_checking:
-    description: V(accept-new) records an unknown machine's key on first use; V(strict) refuses it.
+    description:
+      - V(accept-new) records an unknown machine's key on first use; V(strict) refuses it.
+      - "With V(accept-new), the first connection to a new machine, and the first after
+        M(machinist.podman.podman_machine) forgot its key (it removed or created the machine), records whatever
+        answers on C(127.0.0.1) at the machine's port, unchecked. Pin O(ssh_host_key), or use V(strict) with a
+        known_hosts line you wrote, to close that window."
     type: str
     choices: [strict, accept-new]
     default: accept-new

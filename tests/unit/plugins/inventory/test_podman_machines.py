@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from ansible_collections.machinist.podman.plugins.inventory.podman_machines import connection_vars
+from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
 
 
 FACTS = {'name': 'dev', 'ssh': {'port': 41234, 'user': 'core', 'identity_path': '/home/u/.ssh/dev'}}
@@ -80,3 +81,118 @@ def test_openssh_itself_reads_accept_new_from_that_command_line(monkeypatch):
     settings = dict(line.split(' ', 1) for line in out.splitlines() if ' ' in line)
     assert settings['stricthostkeychecking'] == 'accept-new'
     assert settings['userknownhostsfile'] == '/k'
+
+
+def test_strict_checking_never_records_a_key(monkeypatch):
+    v = connection_vars(FACTS, '/k', checking='strict')
+    assert shlex.split(v['ansible_ssh_common_args'])[2:4] == ['-o', 'StrictHostKeyChecking=yes']
+    monkeypatch.setenv('ANSIBLE_HOST_KEY_CHECKING', 'False')
+    assert _first_strict_host_key_checking(_ssh_command(v)) == 'yes'
+
+
+def test_an_unknown_checking_mode_is_refused_naming_the_option():
+    with pytest.raises(ValueError, match="ssh_host_key_checking must be accept-new or strict, got 'no'"):
+        connection_vars(FACTS, '/k', checking='no')
+
+
+class _SSHServer(object):
+    """A real SSH server on 127.0.0.1 (paramiko's server side, with a host key ssh-keygen made) that
+    stands in for a machine's SSH port: enough for OpenSSH's host key check, which comes before
+    any authentication."""
+
+    def __init__(self, host_key_file, port=0):
+        import socket
+        import threading
+        import paramiko
+        self.key = paramiko.Ed25519Key.from_private_key_file(host_key_file)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(('127.0.0.1', port))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.transports = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import paramiko
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            t = paramiko.Transport(conn)
+            t.add_server_key(self.key)
+            self.transports.append(t)
+            try:
+                t.start_server(server=paramiko.ServerInterface())
+            except (paramiko.SSHException, EOFError, OSError):
+                pass
+
+    def close(self):
+        import socket
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept(); a bare close() would leave it listening
+        self.sock.close()
+        self.thread.join(5)
+        for t in self.transports:
+            t.close()
+
+
+def _keygen(path):
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(path)], check=True)
+    return str(path)
+
+
+def _run_ansibles_ssh(hostvars):
+    argv = _ssh_command(hostvars)
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(not shutil.which('ssh') or not shutil.which('ssh-keygen'), reason='needs the OpenSSH client')
+def test_through_real_openssh_a_changed_machine_key_is_refused_under_host_key_checking_false(tmp_path, monkeypatch):
+    monkeypatch.setenv('ANSIBLE_HOST_KEY_CHECKING', 'False')
+    monkeypatch.setenv('ANSIBLE_SSH_ARGS', '')  # no ControlMaster: each run is a new connection
+    known = tmp_path / 'known_hosts'
+    first = _SSHServer(_keygen(tmp_path / 'host1'))
+    port = first.port
+    facts = {'name': 'dev', 'ssh': {'port': port, 'user': 'core', 'identity_path': _keygen(tmp_path / 'id')}}
+    try:
+        _run_ansibles_ssh(connection_vars(facts, str(known)))
+    finally:
+        first.close()
+    # accept-new recorded the first key (hashed, where ssh_config says HashKnownHosts yes, as Debian's does)...
+    assert _recorded_keys(known, port) == [(tmp_path / 'host1.pub').read_text().split()[1]]
+    # ...and refuses another one on the same port, which StrictHostKeyChecking=no would have let through.
+    second = _SSHServer(_keygen(tmp_path / 'host2'), port=port)
+    try:
+        out = _run_ansibles_ssh(connection_vars(facts, str(known)))
+        assert out.returncode == 255
+        assert 'REMOTE HOST IDENTIFICATION HAS CHANGED' in out.stderr and 'Host key verification failed.' in out.stderr
+        # What podman_machine does for a removed or recreated machine: the line ssh wrote is forgotten,
+        # and the new machine's key is then recorded.
+        assert StateStore(base=str(tmp_path)).forget_host_key(port) is True
+        _run_ansibles_ssh(connection_vars(facts, str(known)))
+    finally:
+        second.close()
+    assert _recorded_keys(known, port) == [(tmp_path / 'host2.pub').read_text().split()[1]]
+
+
+def _recorded_keys(known, port):
+    """The keys OpenSSH itself finds for the machine's port in a known_hosts file (ssh-keygen -F)."""
+    out = subprocess.run(['ssh-keygen', '-F', '[127.0.0.1]:%d' % port, '-f', str(known)], capture_output=True, text=True)
+    return [line.split()[2] for line in out.stdout.splitlines() if line and not line.startswith('#')]
+
+
+@pytest.mark.skipif(not shutil.which('ssh') or not shutil.which('ssh-keygen'), reason='needs the OpenSSH client')
+def test_through_real_openssh_strict_refuses_a_machine_whose_key_is_not_known(tmp_path, monkeypatch):
+    monkeypatch.setenv('ANSIBLE_HOST_KEY_CHECKING', 'False')
+    monkeypatch.setenv('ANSIBLE_SSH_ARGS', '')
+    known = tmp_path / 'known_hosts'
+    server = _SSHServer(_keygen(tmp_path / 'host'))
+    facts = {'name': 'dev', 'ssh': {'port': server.port, 'user': 'core', 'identity_path': _keygen(tmp_path / 'id')}}
+    try:
+        out = _run_ansibles_ssh(connection_vars(facts, str(known), checking='strict'))
+    finally:
+        server.close()
+    assert out.returncode == 255 and 'Host key verification failed.' in out.stderr
+    assert not known.exists() or known.read_text() == ''
