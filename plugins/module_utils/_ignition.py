@@ -17,8 +17,9 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 - Merging over a base keeps everything of the base that the options do not name: podman's users
   and SSH keys, its ready unit, its socket links. Users of the same name get the union of SSH
   keys and groups; a file, directory, link or unit of the same path or name is replaced.
-- What is returned or shown in a diff has every password hash masked (masked, mask_text), wherever
-  the hash came from: the options, the base config, or the old file at dest.
+- What is returned or shown in a diff has every password hash and the credentials of each proxy URL
+  masked (masked, mask_text), wherever they came from: the options, the base config, or the old
+  file at dest.
 """
 
 from __future__ import annotations
@@ -486,24 +487,46 @@ def sha512(text):
     return 'sha512-' + hashlib.sha512(text.encode('utf-8')).hexdigest()
 
 
+def mask_url(url):
+    """A URL with its userinfo (the user:password@ before the host) as MASK; the rest as it was."""
+    start = url.find('://') + 3 if '://' in url else 0
+    authority = re.match(r'[^/?#]*', url[start:]).group(0)
+    if '@' not in authority:
+        return url
+    return url[:start] + MASK + url[start + authority.rindex('@'):]
+
+
 def masked(config):
-    """A copy of a config to return: each user's passwordHash is MASK. The config itself is unchanged."""
+    """A copy of a config to return: each user's passwordHash is MASK, and so is the userinfo of each
+    proxy URL. The config itself is unchanged."""
     out = copy.deepcopy(config)
-    passwd = out.get('passwd') if isinstance(out, dict) else None
+    if not isinstance(out, dict):
+        return out
+    passwd = out.get('passwd')
     for user in (passwd.get('users') or []) if isinstance(passwd, dict) else []:
         if isinstance(user, dict) and user.get('passwordHash') is not None:
             user['passwordHash'] = MASK
+    proxy = out.get('ignition').get('proxy') if isinstance(out.get('ignition'), dict) else None
+    for key in ('httpProxy', 'httpsProxy') if isinstance(proxy, dict) else ():
+        if isinstance(proxy.get(key), str):
+            proxy[key] = mask_url(proxy[key])
     return out
 
 
-_SECRET_FIELD = re.compile(r'("passwordHash"\s*:\s*)"(?:[^"\\]|\\.)*"')
+_SECRET_FIELD = re.compile(r'("(passwordHash|httpProxy|httpsProxy)"\s*:\s*)("(?:[^"\\]|\\.)*")')
+
+
+def _mask_field(match):
+    if match.group(2) == 'passwordHash':
+        return match.group(1) + json.dumps(MASK)
+    return match.group(1) + json.dumps(mask_url(json.loads(match.group(3))))
 
 
 def mask_text(text):
-    """The text of a config (such as the old file at dest, for a diff) with its hashes masked and its
-    layout kept. A key written with escapes, which the pattern misses, makes it the rendered masked
+    """The text of a config (such as the old file at dest, for a diff) with its hashes and proxy
+    credentials masked and its layout kept. A key written with escapes, which the pattern misses, makes it the rendered masked
     config; a text that is not JSON is masked by the pattern alone."""
-    out = _SECRET_FIELD.sub(lambda m: m.group(1) + json.dumps(MASK), text)
+    out = _SECRET_FIELD.sub(_mask_field, text)
     try:
         parsed = json.loads(out)
     except ValueError:

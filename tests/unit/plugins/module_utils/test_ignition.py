@@ -228,6 +228,34 @@ def test_mask_text_of_a_file_that_is_not_json():
     assert I.mask_text(text) == 'left by hand { "passwordHash": "********", "name": "core"'
 
 
+
+@pytest.mark.parametrize('url, shown', [
+    ('http://alice:s3cret@proxy.example:3128', 'http://********@proxy.example:3128'),
+    ('https://alice:s3cret@proxy.example:3128/path?q=a@b', 'https://********@proxy.example:3128/path?q=a@b'),
+    ('http://al@ice:s3@cret@proxy.example', 'http://********@proxy.example'),
+    ('http://token@proxy.example', 'http://********@proxy.example'),
+    ('alice:s3cret@proxy.example:3128', '********@proxy.example:3128'),
+    ('http://proxy.example:3128', 'http://proxy.example:3128'),
+    ('http://proxy.example/a@b', 'http://proxy.example/a@b'),
+    ('', ''),
+])
+def test_mask_url_hides_the_userinfo_only(url, shown):
+    assert I.mask_url(url) == shown
+
+
+def test_masked_and_mask_text_hide_proxy_credentials():
+    config, _v, _r = I.assemble({'proxy': {'http_proxy': 'http://alice:s3cret@proxy.example:3128',
+                                           'https_proxy': 'https://proxy.example:3129',
+                                           'no_proxy': ['localhost']}})
+    out = I.masked(config)
+    assert out['ignition']['proxy'] == {'httpProxy': 'http://********@proxy.example:3128',
+                                        'httpsProxy': 'https://proxy.example:3129', 'noProxy': ['localhost']}
+    assert config['ignition']['proxy']['httpProxy'] == 'http://alice:s3cret@proxy.example:3128'
+    assert I.mask_text(I.render(config)) == I.render(out)
+    one_line = '{"ignition":{"version":"3.2.0","proxy":{"httpsProxy":"http:\\/\\/bob:pw@p:1"}}}'
+    assert I.mask_text(one_line) == '{"ignition":{"version":"3.2.0","proxy":{"httpsProxy":"http://********@p:1"}}}'
+
+
 # -- properties: any accepted input yields a config that validates and round-trips -----------
 _names = st.from_regex(r'[a-z][a-z0-9_-]{0,10}', fullmatch=True)
 _paths = st.lists(st.from_regex(r'[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,8}', fullmatch=True).filter(lambda s: s not in ('.', '..')),

@@ -118,3 +118,29 @@ def test_an_unknown_proxy_field_is_refused(tmp_path, capsys):
     out, result = run(capsys, {'proxy': {'http_proxy': PROXY, 'htps_proxy': PROXY}})
     assert result['failed'] is True and 'htps_proxy' in result['msg']
     assert PROXY_PASSWORD not in out
+
+
+def test_proxy_credentials_are_not_in_the_result_but_in_the_file(tmp_path, capsys):
+    dest = str(tmp_path / 'out.ign')
+    out, result = run(capsys, {'dest': dest, 'proxy': {'http_proxy': PROXY, 'no_proxy': ['localhost', '.example.com']}},
+                      diff=True)
+    assert result['changed'] is True and PROXY_PASSWORD not in out
+    assert result['config']['ignition']['proxy']['noProxy'] == ['localhost', '.example.com']
+    assert 'alice' not in json.dumps(result['invocation']) and 'alice' not in result['diff']['after']
+    with open(dest) as fh:
+        assert json.load(fh)['ignition']['proxy'] == {'httpProxy': PROXY, 'noProxy': ['localhost', '.example.com']}
+
+
+def test_proxy_credentials_read_from_the_base_are_masked(tmp_path, capsys):
+    base, dest = str(tmp_path / 'base.ign'), str(tmp_path / 'out.ign')
+    write(base, base_config('3.1.0'))
+    write(dest, base_config('3.1.0'))
+    out, result = run(capsys, {'base': base, 'dest': dest, 'units': [{'name': 'x.service', 'enabled': True}]},
+                      diff=True)
+    assert result['changed'] is True and BASE_PROXY_PASSWORD not in out
+    assert result['config']['ignition']['proxy'] == {'httpsProxy': 'https://********@proxy.example:3129'}
+    assert '"httpsProxy": "https://********@proxy.example:3129"' in result['diff']['before']
+    assert '"httpsProxy": "https://********@proxy.example:3129"' in result['diff']['after']
+    with open(dest) as fh:
+        written = json.load(fh)['ignition']['proxy']
+    assert written == {'httpsProxy': 'https://bob:%s@proxy.example:3129' % BASE_PROXY_PASSWORD}
