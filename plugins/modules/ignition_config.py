@@ -34,7 +34,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The old and new text of O(dest), each password hash in them (the old file's too) shown as C(********).
+      - The old and new text of O(dest), each password hash and proxy credential in them (the old file's too) shown as
+        C(********).
   idempotent:
     support: full
 options:
@@ -262,7 +263,8 @@ options:
 notes:
   - Every password hash in the returned C(config) and in the diff is shown as C(********), both those of
     O(users[].password_hash), which Ansible masks wherever they appear in the result, and those read from O(base) or
-    from the old file at O(dest), which the module masks. The file at O(dest) has the real hashes.
+    from the old file at O(dest), which the module masks. So is the C(user:password) part of a proxy URL. The file at
+    O(dest) has the real values.
   - The integration tests validate every produced config with C(ignition-validate) from Debian's C(ignition) 2.14 package,
     which knows specs up to 3.3.0; configs for 3.4.0 and 3.5.0 are checked against the collection's own field table.
 """
@@ -295,7 +297,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 config:
-  description: The config as written, each password hash (from the options or from O(base)) shown as C(********).
+  description:
+    - The config as written, each password hash (from the options or from O(base)) and the C(user:password) of each
+      proxy URL shown as C(********).
+    - A value of a no_log option (O(files[].content), O(files[].content_base64), O(proxy.http_proxy),
+      O(proxy.https_proxy)) is masked by Ansible wherever it appears as it is.
   returned: success
   type: dict
 version:
