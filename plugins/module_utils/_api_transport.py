@@ -154,8 +154,14 @@ def _policy_class(paramiko_module):
             folder = os.path.dirname(t.known_hosts)
             if folder:
                 os.makedirs(folder, mode=0o700, exist_ok=True)
-            with open(t.known_hosts, 'a') as f:
-                f.write('%s %s %s\n' % (hostname, key.get_name(), key.get_base64()))
+            line = ('%s %s %s\n' % (hostname, key.get_name(), key.get_base64())).encode('ascii')
+            with open(t.known_hosts, 'a+b') as f:
+                # A last line without its newline (an editor's) would otherwise run into this one.
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b'\n':
+                        line = b'\n' + line
+                f.write(line)
             self.recorded = '%s %s' % (key.get_name(), fingerprint(key))
 
     return CheckedHostKeys
