@@ -287,8 +287,8 @@ class PosixShell(object):
 
     def write(self, path, text):
         folder = shlex.quote(self.path.dirname(path) or '.')
-        return ('umask 077 && mkdir -p %s && t=$(mktemp %s/.tmp-XXXXXX) && printf %%s %s | base64 -d >"$t" && '
-                'mv -f "$t" %s && printf \'%s written=1\\n\''
+        return ('umask 077 && mkdir -p -- %s && t=$(mktemp -- %s/.tmp-XXXXXX) && printf %%s %s | base64 -d >"$t" && '
+                'mv -f -- "$t" %s && printf \'%s written=1\\n\''
                 % (folder, folder, shlex.quote(b64(text)), shlex.quote(path), MARK))
 
     def exists(self, path):
@@ -296,11 +296,11 @@ class PosixShell(object):
                 % (shlex.quote(path), MARK, MARK))
 
     def remove(self, path):
-        return "rm -f %s; printf '%s removed=1\\n'" % (shlex.quote(path), MARK)
+        return "rm -f -- %s; printf '%s removed=1\\n'" % (shlex.quote(path), MARK)
 
     def stdin_to_file(self, path):
         folder = shlex.quote(self.path.dirname(path) or '.')
-        return ("umask 077 && mkdir -p %s && cat >%s && printf '%s written=1\\n'" % (folder, shlex.quote(path), MARK))
+        return ("umask 077 && mkdir -p -- %s && cat >%s && printf '%s written=1\\n'" % (folder, shlex.quote(path), MARK))
 
     def digest(self, path):
         p = shlex.quote(path)
@@ -314,10 +314,10 @@ class PosixShell(object):
                 % (p, p, MARK))
 
     def move(self, src, dst):
-        return "mv -f %s %s && printf '%s moved=1\\n'" % (shlex.quote(src), shlex.quote(dst), MARK)
+        return "mv -f -- %s %s && printf '%s moved=1\\n'" % (shlex.quote(src), shlex.quote(dst), MARK)
 
     def mkdir(self, path):
-        return "umask 022 && mkdir -p %s && printf '%s made=1\\n'" % (shlex.quote(path), MARK)
+        return "umask 077 && mkdir -p -- %s && printf '%s made=1\\n'" % (shlex.quote(path), MARK)
 
     curl = 'curl'
 

@@ -199,3 +199,21 @@ def test_local_config_lock_is_exclusive(tmp_path, monkeypatch):
         with held_lock(str(tmp_path / 'state' / 'podman-config.lock'), 0):
             pass
     os.close(other)
+
+
+def test_posix_file_operations_take_paths_that_look_like_options(tmp_path, monkeypatch):
+    """A relative path such as -rf or --help is a path to rm, mv, mkdir and mktemp, never an option."""
+    monkeypatch.chdir(str(tmp_path))
+    runner = RemoteRunner('/bin/sh', S.PosixShell(), sh_transport)
+    (tmp_path / '-victim').write_text('x')
+    runner.remove('-victim')
+    assert not (tmp_path / '-victim').exists()
+    (tmp_path / '-src').write_text('moved')
+    assert runner.ask('move', '-src', '-dst') == {'moved': '1'}
+    assert (tmp_path / '-dst').read_text() == 'moved'
+    assert runner.ask('mkdir', '-m777') == {'made': '1'}
+    assert (tmp_path / '-m777').is_dir()
+    assert runner.write_text('-w/--help', 'text')
+    assert (tmp_path / '-w' / '--help').read_text() == 'text'
+    assert runner.ask('stdin_to_file', '-s/-f') is not None
+    assert (tmp_path / '-s').is_dir()
