@@ -122,6 +122,7 @@ def put(cache, a, fetched):
 def test_a_hit_comes_from_the_record_and_verify_full_rehashes(tmp_path):
     cache = M.Cache(str(tmp_path))
     a = art()
+    a.uncompressed_sha256 = sha(b'x')  # verify: full rehashes against the digest the source states
     image = put(cache, a, time.time())
     assert cache.hit(a, image)['size'] == 1
     assert cache.hit(a, image, verify='full') is not None
