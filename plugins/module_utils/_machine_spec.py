@@ -18,7 +18,9 @@ from fractions import Fraction
 
 from ansible_collections.machinist.podman.plugins.module_utils._providers import PROVIDERS
 
-NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
+# Every pattern here is matched whole (fullmatch: a trailing newline is not let through, as `$` would)
+# and ASCII only (re.ASCII: no other script's digits or spaces).
+NAME_RE = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_.-]*', re.ASCII)
 NAME_MAX = 30
 DEFAULT_NAME = 'podman-machine-default'
 
@@ -29,13 +31,15 @@ _UNITS = {'': None, 'b': 1, 'k': 1024, 'm': MIB, 'g': GIB, 't': 1024 * GIB}
 # Digits of a size's whole or fractional part beyond which no bound here can be met (and past which
 # int() and float() fail or give inf).
 _MAX_SIZE_DIGITS = 20
-_SIZE_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([kmgtb]?)(?:i?b)?\s*$', re.IGNORECASE)
+_SIZE_RE = re.compile(r'[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*([kmgtb]?)(?:i?b)?[ \t]*', re.IGNORECASE | re.ASCII)
 
 # Podman 5.x refuses these as volume targets; we refuse them on every version.
 RESERVED_TARGETS = ('/bin', '/boot', '/dev', '/etc', '/home', '/proc', '/root', '/run', '/sbin', '/sys',
                     '/tmp', '/usr', '/var')
-_USB_RE = re.compile(r'^(bus=\d+,devnum=\d+|vendor=[0-9a-fA-F]{1,4},product=[0-9a-fA-F]{1,4})$')
-_VOLUME_OPTIONS = re.compile(r'^(ro|rw|security_model=[a-z-]+)$')
+_USB_RE = re.compile(r'bus=[0-9]+,devnum=[0-9]+|vendor=[0-9a-fA-F]{1,4},product=[0-9a-fA-F]{1,4}', re.ASCII)
+_VOLUME_OPTIONS = re.compile(r'ro|rw|security_model=[a-z-]+', re.ASCII)
+_TIMEZONE_RE = re.compile(r'local|[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*', re.ASCII)
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 
 # Options that only `podman machine init` can apply.
 INIT_ONLY = ('image', 'volumes', 'timezone', 'username', 'ignition_path', 'playbook', 'swap', 'rosetta')
@@ -67,7 +71,7 @@ def parse_size(value, field, unit, unit_name, minimum, maximum):
     if isinstance(value, int):
         number, factor = value, unit
     else:
-        m = _SIZE_RE.match(str(value))
+        m = _SIZE_RE.fullmatch(str(value))
         if not m:
             raise SpecError('%s=%s is not a size: use a whole number of %s (e.g. %d) or a number with a '
                             'unit such as "4GiB", "512MiB"' % (field, _shown(value), unit_name, minimum))
@@ -100,7 +104,7 @@ def check_name(name, field='name'):
         raise SpecError('%s must not be empty' % field)
     if len(name) > NAME_MAX:
         raise SpecError('%s=%r is %d characters long; podman allows at most %d' % (field, name, len(name), NAME_MAX))
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise SpecError('%s=%r is not a valid machine name: start with a letter or digit and use only letters, '
                         'digits, "_", "." and "-"' % (field, name))
     if field == 'name' and name.lower() in PROVIDERS:
@@ -109,6 +113,9 @@ def check_name(name, field='name'):
 
 
 def check_volume(volume):
+    if _CONTROL.search(volume):
+        raise SpecError('volumes entry %r: control characters (a newline, a tab) cannot be in a volume; write it as '
+                        'SOURCE:TARGET or SOURCE:TARGET:OPTIONS on one line' % volume)
     parts = volume.split(':')
     # A Windows source such as C:\Users:/mnt/c (or C:/Users:/mnt/c) keeps its drive colon.
     if len(parts) >= 3 and len(parts[0]) == 1 and parts[0].isalpha() and parts[1].startswith(('\\', '/')):
@@ -125,13 +132,13 @@ def check_volume(volume):
                             'target; mount below another path such as /mnt' % (volume, reserved))
     if len(parts) == 3:
         for opt in parts[2].split(','):
-            if not _VOLUME_OPTIONS.match(opt):
+            if not _VOLUME_OPTIONS.fullmatch(opt):
                 raise SpecError('volumes entry %r: unknown option %r (use ro, rw or security_model=...)' % (volume, opt))
     return '%s:%s' % (source, target) + (':' + parts[2] if len(parts) == 3 else '')
 
 
 def check_usb(device):
-    if not _USB_RE.match(device):
+    if not _USB_RE.fullmatch(device):
         raise SpecError('usb entry %r must be "bus=N,devnum=M" or "vendor=HEX,product=HEX"' % device)
     return device
 
@@ -183,7 +190,7 @@ def desired_from_params(params):
         d['volumes'] = [check_volume(v) for v in params['volumes']]
     if params.get('usb') is not None:
         d['usb'] = [check_usb(u) for u in params['usb']]
-    if d['timezone'] is not None and not re.match(r'^(local|[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*)$', d['timezone']):
+    if d['timezone'] is not None and not _TIMEZONE_RE.fullmatch(d['timezone']):
         raise SpecError('timezone=%r is not a time zone name: use an IANA name such as "UTC" or '
                         '"Europe/Berlin", or "local"' % d['timezone'])
     return d

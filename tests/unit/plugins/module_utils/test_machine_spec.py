@@ -103,3 +103,29 @@ def test_bad_params_name_the_field(params, message):
 def test_windows_volume_source_keeps_its_drive():
     d = desired_from_params(base(volumes=['C:\\Users\\me:/mnt/me:ro']))
     assert d['volumes'] == ['C:\\Users\\me:/mnt/me:ro']
+
+
+@pytest.mark.parametrize('params,message', [
+    (dict(name='rec-a\n'), "name='rec-a\\\\n' is not a valid machine name"),
+    (dict(name='rec\u0661'), "name='rec\u0661' is not a valid machine name"),
+    (dict(username='core\n'), "username='core\\\\n' is not a valid"),
+    (dict(memory='1\u0661GiB'), "memory='1\u0661GiB' is not a size"),
+    (dict(memory='\u0664096'), "memory='\u0664096' is not a size"),
+    (dict(disk_size='20GiB\n'), "disk_size='20GiB\\\\n' is not a size"),
+    (dict(swap='\u00a0512'), "swap='\\\\xa0512' is not a size"),
+    (dict(usb=['bus=1,devnum=2\n']), "usb entry 'bus=1,devnum=2\\\\n' must be"),
+    (dict(usb=['bus=\u0661,devnum=2']), "usb entry 'bus=\u0661,devnum=2' must be"),
+    (dict(volumes=['/a:/mnt/a:ro\n']), "volumes entry '/a:/mnt/a:ro\\\\n': control characters"),
+    (dict(volumes=['/a:/mnt/a\n']), "volumes entry '/a:/mnt/a\\\\n': control characters"),
+    (dict(volumes=['/a\t:/mnt/a']), "volumes entry '/a\\\\t:/mnt/a': control characters"),
+    (dict(timezone='UTC\n'), "timezone='UTC\\\\n' is not a time zone name"),
+    (dict(timezone='Europe/Berl\u0131n'), 'is not a time zone name'),
+])
+def test_trailing_newlines_and_non_ascii_digits_are_refused(params, message):
+    with pytest.raises(SpecError, match=message):
+        desired_from_params(base(**params))
+
+
+@pytest.mark.parametrize('value,expected', [(' 4 GiB ', 4096), ('4\tGiB', 4096), ('4096', 4096)])
+def test_sizes_may_have_spaces(value, expected):
+    assert parse_size(value, 'memory', MIB, 'MiB', 128, 16 * 1024 * 1024) == expected
