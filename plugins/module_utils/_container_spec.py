@@ -24,7 +24,11 @@ class ContainerSpecError(ValueError):
     pass
 
 
-_PORT = re.compile(r'^(?:(?:\[(?P<ip6>[0-9a-fA-F:]+)\]|(?P<ip>\d{1,3}(?:\.\d{1,3}){3})):)?(?:(?P<host>\d+):)?(?P<ctr>\d+)(?:/(?P<proto>tcp|udp|sctp))?$')
+# Patterns are matched whole (fullmatch: no trailing newline slips through as with `$`) and ASCII only.
+_PORT = re.compile(r'(?:(?:\[(?P<ip6>[0-9a-fA-F:]+)\]|(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3})):)?(?:(?P<host>[0-9]+):)?'
+                   r'(?P<ctr>[0-9]+)(?:/(?P<proto>tcp|udp|sctp))?', re.ASCII)
+_NAME = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_.-]*', re.ASCII)
+_ENV_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*', re.ASCII)
 
 
 def _port_number(value, field):
@@ -40,7 +44,7 @@ def _port_number(value, field):
 def parse_port(text, index):
     """'[ip:][host:]container[/proto]' -> (host_ip, host_port, container_port, protocol)."""
     field = 'ports[%d]' % index
-    m = _PORT.match(str(text).strip())
+    m = _PORT.fullmatch(str(text).strip(' '))
     if not m:
         raise ContainerSpecError('%s: %r is not [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp], '
                                  'for example "127.0.0.1:8080:80" or "8080:80/udp"' % (field, text))
@@ -77,7 +81,7 @@ def parse_volume(text, index):
 def desired_from_params(params):
     """The declared spec, validated, in the comparable shape. Raises ContainerSpecError."""
     name = params.get('name')
-    if not name or not re.match(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$', name):
+    if not name or not _NAME.fullmatch(name):
         raise ContainerSpecError('name: %r is not a container name (letters, digits, _ . -, not starting with _ . -)' % (name,))
     cmd = params.get('command')
     if isinstance(cmd, str):
@@ -85,7 +89,7 @@ def desired_from_params(params):
                                  'a string would be split by a shell you did not ask for')
     env = params.get('env') or {}
     for key in env:
-        if not re.match(r'^[A-Za-z_][A-Za-z0-9_]*$', key):
+        if not _ENV_NAME.fullmatch(key):
             raise ContainerSpecError('env: %r is not a variable name' % (key,))
     ports = sorted(set(parse_port(p, i) for i, p in enumerate(params.get('ports') or [])))
     # Options left out are not managed: they are neither compared nor set (podman's defaults apply).

@@ -82,6 +82,27 @@ def test_bad_params(kw, says):
     assert says in str(err.value)
 
 
+@pytest.mark.parametrize('kw, says', [
+    (dict(name='web\n'), "name: 'web\\n' is not a container name"),
+    (dict(name='w\u0661'), "name: 'w\u0661' is not a container name"),
+    (dict(env={'A\n': 'a'}), "env: 'A\\n' is not a variable name"),
+    (dict(env={'A\u0661': 'a'}), "env: 'A\u0661' is not a variable name"),
+    (dict(ports=['80\n']), "ports[0]: '80\\n' is not [HOST_IP:]"),
+    (dict(ports=['8080:80\n']), "ports[0]: '8080:80\\n' is not [HOST_IP:]"),
+    (dict(ports=['\u0668\u0660']), "ports[0]: '\u0668\u0660' is not [HOST_IP:]"),
+    (dict(ports=['\u0661\u0662\u0667.0.0.1:80:80']), 'is not [HOST_IP:]'),
+    (dict(ports=['8080:80/tcp\n']), 'is not [HOST_IP:]'),
+])
+def test_trailing_newlines_and_non_ascii_digits_are_refused(kw, says):
+    with pytest.raises(S.ContainerSpecError) as err:
+        S.desired_from_params(params(**kw))
+    assert says in str(err.value)
+
+
+def test_ports_may_have_spaces_around():
+    assert S.parse_port(' 8080:80 ', 0) == ('', 8080, 80, 'tcp')
+
+
 def test_two_ips_may_share_a_port():
     d = S.desired_from_params(params(ports=['127.0.0.1:8080:80', '10.0.0.1:8080:81']))
     assert len(d['ports']) == 2
