@@ -137,6 +137,18 @@ def data_url(content):
     return best, compression
 
 
+def _inline_bytes(item):
+    return (item['content'].encode('utf-8') if item.get('content') is not None
+            else base64.b64decode(item['content_base64']))
+
+
+def secret_sources(params):
+    """The data URLs the files' inline contents (content, content_base64) become: the encoded form of
+    values that are no_log, which the caller masks as it masks the values themselves."""
+    return [data_url(_inline_bytes(item))[0] for item in params.get('files') or []
+            if item.get('content') is not None or item.get('content_base64') is not None]
+
+
 def _resource(item, field, needs, allow_content=True):
     """contents/append resources: inline content (text or base64 bytes) or a URL with a hash."""
     have = [k for k in ('content', 'content_base64', 'url') if item.get(k) is not None]
@@ -148,9 +160,7 @@ def _resource(item, field, needs, allow_content=True):
     if item.get('content') is not None or item.get('content_base64') is not None:
         if not allow_content:
             raise IgnitionError('%s: only url here' % field)
-        raw = (item['content'].encode('utf-8') if item.get('content') is not None
-               else base64.b64decode(item['content_base64']))
-        source, compression = data_url(raw)
+        source, compression = data_url(_inline_bytes(item))
         out = {'source': source}
         if compression:
             out['compression'] = compression

@@ -125,8 +125,9 @@ options:
       content:
         description:
           - The text of the file.
-          - Not logged, as it may hold a secret. Ansible masks this text wherever it appears in the result, so a short
-            or common one masks those characters in other fields too.
+          - Not logged, as it may hold a secret. Ansible masks this text, and the module the data URL it becomes, wherever
+            they appear in the result (the returned C(config) and the diff), so a short or common text masks those
+            characters in other fields too.
         type: str
       src:
         description: A file on the controller whose bytes become the content, looked up as M(ansible.builtin.copy) does.
@@ -134,7 +135,7 @@ options:
       content_base64:
         description:
           - The content as base64, for bytes that are not text. The action plugin fills it from O(files[].src).
-          - Not logged, as O(files[].content).
+          - Not logged, as O(files[].content); the contents of a O(files[].src) are not logged either.
         type: str
       url:
         description:
@@ -301,7 +302,8 @@ config:
     - The config as written, each password hash (from the options or from O(base)) and the C(user:password) of each
       proxy URL shown as C(********).
     - A value of a no_log option (O(files[].content), O(files[].content_base64), O(proxy.http_proxy),
-      O(proxy.https_proxy)) is masked by Ansible wherever it appears as it is.
+      O(proxy.https_proxy)) is masked wherever it appears, a file's content also as the data URL it becomes, so the
+      C(source) of such a file is C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER) here.
   returned: success
   type: dict
 version:
@@ -385,6 +387,8 @@ def main():
             module.fail_json(msg='base: %s is not JSON: %s' % (p['base'], exc))
     try:
         config, version, replaced = I.assemble(p, base)
+        # A no_log content is shown in no form: the data URL it becomes is masked wherever it appears too.
+        module.no_log_values.update(I.secret_sources(p))
     except I.IgnitionError as exc:
         module.fail_json(msg=str(exc))
     text = I.render(config)

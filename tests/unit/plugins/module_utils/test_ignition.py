@@ -256,6 +256,18 @@ def test_masked_and_mask_text_hide_proxy_credentials():
     assert I.mask_text(one_line) == '{"ignition":{"version":"3.2.0","proxy":{"httpsProxy":"http://********@p:1"}}}'
 
 
+
+def test_secret_sources_are_the_data_urls_of_the_inline_contents():
+    params = {'files': [{'path': '/a', 'content': 'a b\n'}, {'path': '/b', 'content_base64': 'AAEC'},
+                        {'path': '/c', 'url': 'https://example.com/c', 'hash': 'sha512-' + 'a' * 128},
+                        {'path': '/d', 'content': 'x' * 4000, 'append': True}]}
+    config, _v, _r = I.assemble(params)
+    sources = [c['source'] for f in config['storage']['files'] for c in f.get('append', [f.get('contents')])]
+    assert I.secret_sources(params) == [sources[0], sources[1], sources[3]]
+    assert sources[3].startswith('data:;base64,')  # the gzip form, as written
+    assert I.secret_sources({}) == [] and I.secret_sources({'files': None}) == []
+
+
 # -- properties: any accepted input yields a config that validates and round-trips -----------
 _names = st.from_regex(r'[a-z][a-z0-9_-]{0,10}', fullmatch=True)
 _paths = st.lists(st.from_regex(r'[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,8}', fullmatch=True).filter(lambda s: s not in ('.', '..')),

@@ -6,13 +6,20 @@ the base file, or the old file at dest."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+
+try:
+    from urllib.parse import quote, unquote
+except ImportError:  # pragma: no cover
+    pass
 
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.machinist.podman.plugins.module_utils import _ignition as I
 from ansible_collections.machinist.podman.plugins.modules import ignition_config
 
 OPTION_HASH = '$6$optsalt$OptionHashFromTheVault'
@@ -144,3 +151,23 @@ def test_proxy_credentials_read_from_the_base_are_masked(tmp_path, capsys):
     with open(dest) as fh:
         written = json.load(fh)['ignition']['proxy']
     assert written == {'httpsProxy': 'https://bob:%s@proxy.example:3129' % BASE_PROXY_PASSWORD}
+
+
+def test_a_files_secret_content_is_not_in_the_result_even_encoded(tmp_path, capsys):
+    """A content is no_log, and so is the data URL it becomes: the config and the diff show neither."""
+    dest = str(tmp_path / 'out.ign')
+    text = 'auth token = %s\n' % CONTENT  # percent-encoded, this differs from the text itself
+    raw = b'\x00binary ' + CONTENT.encode()  # as the action plugin sends a files[].src
+    encoded = base64.b64encode(raw).decode()
+    out, result = run(capsys, {'dest': dest, 'files': [{'path': '/etc/token', 'content': text},
+                                                       {'path': '/etc/token.bin', 'content_base64': encoded}]},
+                      diff=True)
+    assert result['changed'] is True
+    for shown in (CONTENT, quote(text), encoded, base64.b64encode(raw[1:]).decode()):
+        assert shown not in out
+    with open(dest) as fh:
+        written = dict((f['path'], f['contents']['source']) for f in json.load(fh)['storage']['files'])
+    assert written == {'/etc/token': I.data_url(text.encode())[0], '/etc/token.bin': I.data_url(raw)[0]}
+    assert CONTENT in unquote(written['/etc/token']) and CONTENT in unquote(written['/etc/token.bin'])
+    assert set(f['contents']['source'] for f in result['config']['storage']['files']) == set(
+        ['VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'])
