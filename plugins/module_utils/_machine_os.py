@@ -33,7 +33,8 @@ _IMAGE_PREFIXES = ('ostree-unverified-registry:', 'ostree-unverified-image:regis
                    'ostree-unverified-image:docker://', 'ostree-image-signed:registry:',
                    'ostree-image-signed:docker://', 'ostree-remote-registry:', 'ostree-remote-image:')
 _MARK = '@@machinist '
-_PACKAGE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.+_:~-]*$')
+# Matched whole (fullmatch: `$` would let a trailing newline through) and ASCII only.
+_PACKAGE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9.+_:~-]*', re.ASCII)
 
 
 class MachineOSError(Exception):
@@ -44,7 +45,7 @@ class MachineOSError(Exception):
 
 def check_packages(packages):
     """The package names, checked: they go into shell commands and Containerfiles."""
-    bad = [p for p in packages if not _PACKAGE_NAME.match(p or '')]
+    bad = [p for p in packages if not isinstance(p, str) or not _PACKAGE_NAME.fullmatch(p)]
     if bad:
         raise MachineOSError('packages: %s is not a package name (letters, digits and . + _ : ~ - only; '
                              'no versions with spaces, no paths)' % ', '.join(repr(p) for p in bad))
@@ -53,6 +54,7 @@ def check_packages(packages):
 
 def probe_script(packages):
     """The POSIX shell script that the probe runs inside the machine."""
+    check_packages(packages)
     lines = [
         'echo "%sos-release"' % _MARK,
         'cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release',
@@ -264,6 +266,7 @@ def choose_method(machine_os, podman_major, provider, wanted='auto'):
 
 def derived_containerfile(base_image, packages):
     """The Containerfile of the derived machine OS image: the booted image plus the packages."""
+    check_packages(packages)
     return ('FROM %s\n'
             'RUN rpm-ostree install -y %s && rpm-ostree cleanup -m && ostree container commit\n'
             % (base_image, ' '.join(packages)))
@@ -282,6 +285,7 @@ _BINFMT_RELOAD = ('if systemctl cat systemd-binfmt.service >/dev/null 2>&1; then
 
 def install_script(method, packages):
     """The guest-side shell script that installs the packages (os_apply builds instead)."""
+    check_packages(packages)
     names = ' '.join(shlex.quote(p) for p in packages)
     if method == 'apt':
         return ('set -e\nexport DEBIAN_FRONTEND=noninteractive\n'

