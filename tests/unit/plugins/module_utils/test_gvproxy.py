@@ -48,7 +48,7 @@ def test_normalise(spec, expected):
     ({'host_port': 1, 'guest_ip': '192.168.127.2\n'}, "forwards[3].guest_ip: '192.168.127.2\\n' is not an IPv4"),
     ({'host_port': 1, 'host_ip': '127.0.0.\u0661'}, "forwards[3].host_ip: '127.0.0.\u0661' is not an IPv4 address"),
     ({'host_port': 1, 'host_ip': '127.0.0.01'}, "forwards[3].host_ip: '127.0.0.01' is not an IPv4 address"),
-    ({'host_socket': '/tmp/a.sock\n', 'guest_port': 1}, "forwards[3].host_socket: a unix forward needs an absolute"),
+    ({'host_socket': '/srv/a.sock\n', 'guest_port': 1}, "forwards[3].host_socket: a unix forward needs an absolute"),
     ({'host_port': '\u0668\u0660'}, "forwards[3].host_port: '\u0668\u0660' is not a port number"),
     ({'host_port': '80\n'}, "forwards[3].host_port: '80\\n' is not a port number"),
     ({'host_port': True}, 'forwards[3].host_port: True is not a port number'),
