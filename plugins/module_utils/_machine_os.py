@@ -35,6 +35,16 @@ _IMAGE_PREFIXES = ('ostree-unverified-registry:', 'ostree-unverified-image:regis
 _MARK = '@@machinist '
 # Matched whole (fullmatch: `$` would let a trailing newline through) and ASCII only.
 _PACKAGE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9.+_:~-]*', re.ASCII)
+# An image reference as the distribution grammar has it: [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST]. It goes into
+# a Containerfile's FROM line, so nothing else (no space, no newline, no shell character) gets through.
+_DOMAIN = (r'(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)'
+           r'(?::[0-9]+)?')
+_PATH = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+_IMAGE_REF = re.compile(r'(?:%s/)?%s(?:/%s)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?'
+                        r'(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?'
+                        % (_DOMAIN, _PATH, _PATH), re.ASCII)
+_IMAGE_REF_MAX = 512
+_IMAGE_NAME_MAX = 255  # the distribution spec's limit for the name without tag and digest
 
 
 class MachineOSError(Exception):
@@ -50,6 +60,26 @@ def check_packages(packages):
         raise MachineOSError('packages: %s is not a package name (letters, digits and . + _ : ~ - only; '
                              'no versions with spaces, no paths)' % ', '.join(repr(p) for p in bad))
     return list(dict.fromkeys(packages))
+
+
+def is_image_reference(ref):
+    if not isinstance(ref, str) or len(ref) > _IMAGE_REF_MAX or not _IMAGE_REF.fullmatch(ref):
+        return False
+    name = ref.split('@', 1)[0]
+    head, colon, tag = name.rpartition(':')
+    if colon and '/' not in tag:
+        name = head
+    return len(name) <= _IMAGE_NAME_MAX
+
+
+def check_base_image(base_image):
+    """base_image, checked: it becomes the FROM line of the derived image's Containerfile."""
+    if not is_image_reference(base_image):
+        shown = repr(base_image) if len(repr(base_image)) <= 102 else repr(base_image[:100]) + '...'
+        raise MachineOSError('base_image=%s is not an image reference: give one such as '
+                             'quay.io/podman/machine-os:5.4 or REGISTRY/NAME@sha256:DIGEST (lowercase name, no '
+                             'spaces, newlines or shell characters)' % shown)
+    return base_image
 
 
 def probe_script(packages):
@@ -266,6 +296,7 @@ def choose_method(machine_os, podman_major, provider, wanted='auto'):
 
 def derived_containerfile(base_image, packages):
     """The Containerfile of the derived machine OS image: the booted image plus the packages."""
+    check_base_image(base_image)
     check_packages(packages)
     return ('FROM %s\n'
             'RUN rpm-ostree install -y %s && rpm-ostree cleanup -m && ostree container commit\n'
@@ -333,6 +364,8 @@ def plan(machine_os, packages, method, podman_major, podman_minor=0, upgrade=Fal
     Each step: {'action', 'reason', 'where': 'guest'|'host', 'script' or 'argv', 'restarts': bool}.
     An empty list means nothing to do.
     """
+    if base_image is not None:
+        check_base_image(base_image)
     steps = []
     missing = [p for p in packages if p not in machine_os.present(packages, method)]
     ostree = machine_os.ostree
@@ -349,6 +382,10 @@ def plan(machine_os, packages, method, podman_major, podman_minor=0, upgrade=Fal
                     'base_image: the machine runs %r, which is not an image in a registry (an image applied '
                     'from a local directory, say); set base_image to the image to build the derived one '
                     'FROM' % (ostree.image_reference if ostree else None))
+            if not is_image_reference(base):
+                raise MachineOSError(
+                    'base_image: the machine runs %r, which is not an image reference this module can build '
+                    'FROM; set base_image to the image to build the derived one FROM' % ostree.image_reference)
             containerfile = derived_containerfile(base, packages)
             tag = derived_tag(containerfile)
             steps.append({'action': 'build', 'where': 'guest', 'restarts': False, 'image': tag,

