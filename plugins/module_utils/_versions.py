@@ -53,7 +53,8 @@ FEATURE_FLAGS = {
     'set_usb': 'usb',
 }
 
-_VERSION_RE = re.compile(r'(\d+)\.(\d+)(?:\.(\d+))?(?:[-~+]?([0-9A-Za-z.~+-]*))?')
+# ASCII digits only: \d would take other scripts' digits, which int() then reads as numbers.
+_VERSION_RE = re.compile(r'([0-9]+)\.([0-9]+)(?:\.([0-9]+))?(?:[-~+]?([0-9A-Za-z.~+-]*))?', re.ASCII)
 
 
 class PodmanVersion(object):
@@ -69,7 +70,7 @@ class PodmanVersion(object):
     def parse(cls, text):
         """Parse `podman --version` output ("podman version 5.4.2") or a bare version string."""
         text = (text or '').strip()
-        m = re.search(r'version\s+' + _VERSION_RE.pattern, text) or _VERSION_RE.search(text)
+        m = re.search(r'version\s+' + _VERSION_RE.pattern, text, re.ASCII) or _VERSION_RE.search(text)
         if not m:
             raise ValueError('cannot read a Podman version from %r' % text[:200])
         return cls(m.group(1), m.group(2), m.group(3), m.group(4))

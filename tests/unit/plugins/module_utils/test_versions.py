@@ -50,3 +50,13 @@ def test_missing_feature_sentences():
     assert Capabilities(PodmanVersion.parse('6.0.0')).missing('list_all_providers').startswith(
         'list_all_providers is not available since Podman 6.0')
     assert Capabilities(PodmanVersion.parse('5.8.6')).missing('init_swap') is None
+
+
+@pytest.mark.parametrize('text', ['podman version \u0665.\u0664.\u0662', '\u0665.\u0668', 'podman version\u00a0\u0665.\u0664'])
+def test_only_ascii_digits_are_a_version(text):
+    with pytest.raises(ValueError, match='cannot read a Podman version'):
+        PodmanVersion.parse(text)
+
+
+def test_a_version_line_with_its_newline_still_parses():
+    assert PodmanVersion.parse('podman version 5.4.2\n').tuple == (5, 4, 2)
