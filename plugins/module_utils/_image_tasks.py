@@ -40,9 +40,12 @@ IMAGE_ARGS = dict(
     prune_older_than_days=dict(type='int'),
     prune_keep=dict(type='int'),
     lock_timeout=dict(type='int', default=3600),
+    timeout=dict(type='int', default=3600),
+    max_size=dict(type='str', default='40GiB'),
 )
 IMAGE_REQUIRED_TOGETHER = [('username', 'password')]
-SHOWN = ('expected', 'seen', 'mismatch', 'url', 'status', 'truncated', 'resumable_bytes')
+SHOWN = ('expected', 'seen', 'mismatch', 'url', 'status', 'truncated', 'resumable_bytes', 'damaged', 'too_large',
+         'max_size', 'timed_out', 'needed', 'free', 'folder')
 _SUFFIX = dict((kind, suffix) for suffix, kind in F.SUFFIXES.items())
 
 
@@ -118,7 +121,7 @@ def image_task(params, runner, check_mode=False, diff=False):
                                'at machine init), so only the compressed file\'s sha256 can be checked there; give '
                                'checksum')
         out = ensure_on_target(runner, p['cache_dir'] or runner.path.join(host['cache_base'], 'images'), art,
-                               p['verify'], check_mode)
+                               p['verify'], check_mode, timeout=limits(p)[0], max_size=limits(p)[1])
     except F.FetchError as exc:
         return fetch_failure(exc, art)
     rec = out['record'] or {}
@@ -132,7 +135,14 @@ def _expected(art):
     return art.sha256 or art.uncompressed_sha256
 
 
-def ensure_on_target(runner, cache_dir, art, verify, check_mode):
+def limits(p):
+    """(timeout, max_size) from the options, checked."""
+    if p['timeout'] < 1:
+        raise F.FetchError('timeout: %d must be 1 or more seconds' % p['timeout'])
+    return p['timeout'], M.size_in_bytes(p['max_size'], 'max_size')
+
+
+def ensure_on_target(runner, cache_dir, art, verify, check_mode, timeout=3600, max_size=M.DEFAULT_MAX_SIZE):
     if art.path:
         return _file_on_target(runner, art)
     image = M.cache_file(runner.path, cache_dir, art, _SUFFIX.get(art.compression, ''))
@@ -159,7 +169,13 @@ def ensure_on_target(runner, cache_dir, art, verify, check_mode):
     errors = []
     try:
         for url in art.candidates:
+            # Bounded like the module's own fetch: a deadline for the whole download, a size, http and https
+            # only, and no redirect from https down to http. curl sends a custom Authorization header only to
+            # the host it was given for.
             res = runner.run_program([runner.shell.curl, '-fsSL', '--retry', '2', '--connect-timeout', '30',
+                                      '--max-time', str(timeout), '--max-filesize', str(art.size or max_size),
+                                      '--proto', '=http,https',
+                                      '--proto-redir', '=https' if url.lower().startswith('https:') else '=http,https',
                                       '-H', '@' + headers, '-o', part, url])
             if not res.ok:
                 errors.append('%s: %s' % (url, (res.stderr or '').strip() or 'curl exit %s' % res.rc))

@@ -106,6 +106,7 @@ class Artifact(object):
         self.source = source
         self.headers = headers or {}
         self.candidates = candidates or ([url] if url else [])
+        self.size = None                      # the compressed size a registry states for the blob
 
     @property
     def compressed(self):
@@ -165,12 +166,18 @@ def http_open(url, headers=None, offset=0, timeout=60, what='image'):
     return resp, resp.status
 
 
-def body_chunks(resp, expected_length, what, url, progress=None):
-    """The body in chunks; a body shorter than its Content-Length is a truncation, not an end."""
+def body_chunks(resp, expected_length, what, url, progress=None, deadline=None, timeout=None):
+    """The body in chunks; a body shorter than its Content-Length is a truncation, not an end. Each
+    read has the socket's own time limit; `deadline` (time.monotonic()) bounds the whole body, which a
+    server trickling a byte at a time would otherwise stretch without end."""
     got = 0
     while True:
+        if deadline is not None and time.monotonic() > deadline:
+            raise F.FetchError('timeout: %s: the download from %s took longer than %d s (%d bytes so far); raise '
+                               'timeout, or use a faster mirror' % (what, url, timeout, got), truncated=True,
+                               timed_out=True)
         try:
-            data = resp.read(F.CHUNK)
+            data = getattr(resp, 'read1', resp.read)(F.CHUNK)  # what has arrived, not a full chunk
         except (OSError, ValueError) as exc:
             raise F.FetchError('%s: the download from %s broke off after %d bytes: %s' % (what, url, got, exc),
                                truncated=True)
@@ -183,12 +190,43 @@ def body_chunks(resp, expected_length, what, url, progress=None):
                            % (what, url, got, expected_length), truncated=True)
 
 
-def http_json(url, what, headers=None, timeout=60):
-    resp, _status = http_open(url, headers=headers, timeout=timeout, what=what)
+# Metadata (a stream's JSON, a registry's index, manifest or token) is small: read at most this much,
+# within this many seconds, so a hostile or broken server can neither fill memory nor hold a task.
+JSON_MAX = 16 << 20
+JSON_TIMEOUT = 120
+
+
+def read_json(resp, what, url):
+    deadline = time.monotonic() + JSON_TIMEOUT
+    body = bytearray()
+    for data in body_chunks(resp, None, what, url, deadline=deadline, timeout=JSON_TIMEOUT):
+        body.extend(data)
+        if len(body) > JSON_MAX:
+            raise F.FetchError('%s: %s is larger than %d bytes, which no stream, index or manifest is; check the URL'
+                               % (what, url, JSON_MAX))
     try:
-        return json.loads(resp.read().decode('utf-8'))
+        return json.loads(bytes(body).decode('utf-8'))
     except ValueError as exc:
         raise F.FetchError('%s: %s is not JSON: %s' % (what, url, exc))
+
+
+def http_json(url, what, headers=None, timeout=60):
+    resp, _status = http_open(url, headers=headers, timeout=timeout, what=what)
+    return read_json(resp, what, url)
+
+
+_SIZE = re.compile(r'([0-9]+)\s*([KMGT]?)(?:i?B)?', re.IGNORECASE | re.ASCII)
+
+
+def size_in_bytes(value, field):
+    """4294967296, '4GiB', '512M': a whole, positive number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    m = _SIZE.fullmatch(value.strip()) if isinstance(value, str) and '\n' not in value else None
+    if not m or int(m.group(1)) <= 0:
+        raise F.FetchError('%s: %r is not a size: give a whole number of bytes, or one with a unit such as "64GiB" or '
+                           '"512MiB"' % (field, value))
+    return int(m.group(1)) << {'': 0, 'k': 10, 'm': 20, 'g': 30, 't': 40}[m.group(2).lower()]
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -317,7 +355,7 @@ class Registry(object):
 
     def json(self, path, accept):
         resp, _status = self.open(path, accept)
-        return json.loads(resp.read().decode('utf-8')), resp.headers.get('Content-Type', '').split(';')[0]
+        return read_json(resp, 'registry %s' % self.host, self._url(path)), resp.headers.get('Content-Type', '').split(';')[0]
 
 
 def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
@@ -354,6 +392,7 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
                    sha256=digest, release=(index.get('annotations') or {}).get('org.opencontainers.image.version') or what,
                    source='oci %s' % ref)
     art.registry = reg
+    art.size = layer.get('size') if isinstance(layer.get('size'), int) and layer.get('size') > 0 else None
     art.blob_path = '/v2/%s/blobs/%s' % (repo, layer['digest'])
     return art
 
@@ -505,76 +544,98 @@ def _length(resp, offset, status):
     return int(length) if length and length.isdigit() else None
 
 
-def _fetch_url(cache, art, url, image, progress):
-    part = os.path.join(cache.folder, '.partial', art.key() + '.download')
+# The largest decompressed image taken when the task does not say (max_size): above any machine image's
+# size, below what a decompression bomb would fill.
+DEFAULT_MAX_SIZE = 40 << 30
+
+
+def _remove(*paths):
+    for p in paths:
+        if os.path.lexists(p):
+            os.unlink(p)
+
+
+def _too_big(url, limit, field):
+    return F.FetchError('%s: %s: the download is larger than %s (%d bytes); %s' % (
+        field, url, 'the size its metadata states' if field == 'size' else 'max_size', limit,
+        'the source does not match its metadata' if field == 'size' else 'raise max_size if the image is really that '
+        'large'), too_large=True)
+
+
+def _download(art, url, part, progress, deadline, timeout, max_size):
+    """The artifact's bytes at `url` into `part`, resuming what an earlier run kept there. Returns
+    whether it resumed. The body is bounded by the deadline, by max_size and by the size a registry
+    states for the blob."""
     meta_path = part + '.json'
     try:
         with open(meta_path) as f:
             meta = json.load(f)
     except (IOError, OSError, ValueError):
         meta = {}
-    offset = os.path.getsize(part) if os.path.exists(part) and meta.get('url') == url else 0
+    offset = os.path.getsize(part) if os.path.isfile(part) and meta.get('url') == url else 0
     resp, status = _open(art, url, offset)
-    resumed = False
-    if status == 416:  # everything was received before: only the local bytes are left to process
-        chunks, length, resumed = iter(()), None, True
-    else:
-        length = _length(resp, offset, status)
-        if status == 206 and length is not None:
-            resumed = True
-        else:
-            offset = 0  # the server sent it all again: start over
-        chunks = body_chunks(resp, length, art.name, url)
+    if status == 416:  # everything was received before
+        return True
+    length = _length(resp, offset, status)
+    resumed = status == 206 and length is not None
     if not resumed:
-        offset = 0
+        offset = 0  # the server sent it all again: start over
+    limit, field = (art.size, 'size') if art.size else (max_size, 'max_size')
+    if limit and length is not None and offset + length > limit:
+        raise _too_big(url, limit, field)
+    if length is not None:
+        F.check_free_space(os.path.dirname(part), length, art.name)
     if progress is not None:
         progress.total = (offset + length) if length is not None else None
     with private_file(meta_path) as f:
         f.write(json.dumps({'url': url}).encode('utf-8'))
-    try:
-        with private_file(part, append=resumed) as keep:
-            if art.compression == 'zip':
-                for data in chunks:
-                    keep.write(data)
-                    if progress is not None:
-                        progress.add(len(data))
-                keep.flush()
-                sha = F.file_sha256(part)
-                F._check('compressed', art.sha256, sha, art.name)
-                usha, size = F.unzip_to(part, image, art.uncompressed_sha256, art.name)
-            else:
-                sha, usha, size = F.stream_to(chunks, art.compression, image, art.sha256, art.uncompressed_sha256,
-                                              what=art.name, progress=progress,
-                                              resume_bytes=part if resumed and offset else None, keep_compressed=keep)
-    except F.FetchError as exc:
-        if exc.extra.get('mismatch') or exc.extra.get('damaged'):
-            for p in (part, meta_path):
-                if os.path.exists(p):
-                    os.unlink(p)
-        else:
-            exc.extra['resumable_bytes'] = os.path.getsize(part) if os.path.exists(part) else 0
-        raise
-    for p in (part, meta_path):
-        if os.path.exists(p):
-            os.unlink(p)
-    return sha, usha, size, resumed and offset > 0
+    got = offset
+    with private_file(part, append=resumed) as keep:
+        for data in body_chunks(resp, length, art.name, url, deadline=deadline, timeout=timeout):
+            got += len(data)
+            if limit and got > limit:
+                raise _too_big(url, limit, field)
+            keep.write(data)
+            if progress is not None:
+                progress.add(len(data))
+    return resumed and offset > 0
 
 
-def _fetch_file(art, image, progress):
+def _decompress(art, source, image, max_size):
+    """The verified artifact at `source` (a download or a local file) decompressed to `image`.
+    A stated compressed digest is checked first, so no byte of a tampered file is decompressed."""
+    if art.sha256:
+        F._check('compressed' if art.compressed else 'file', art.sha256, F.file_sha256(source), art.name)
     if art.compression == 'zip':
-        sha = F.file_sha256(art.path)
-        F._check('file', art.sha256, sha, art.name)
-        usha, size = F.unzip_to(art.path, image, art.uncompressed_sha256, art.name)
-        return sha, usha, size
-    if progress is not None:
-        progress.total = os.path.getsize(art.path)
-    with open(art.path, 'rb') as f:
+        usha, size = F.unzip_to(source, image, art.uncompressed_sha256, art.name, max_size=max_size)
+        return art.sha256 or F.file_sha256(source), usha, size
+    with open(source, 'rb') as f:
         return F.stream_to(iter(lambda: f.read(F.CHUNK), b''), art.compression, image, art.sha256,
-                           art.uncompressed_sha256, what=art.name, progress=progress)
+                           art.uncompressed_sha256, what=art.name, max_size=max_size)
 
 
-def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lock_timeout=3600):
-    """The image in the cache, fetched only when it is not there. Returns a result dict."""
+def _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size):
+    part = os.path.join(cache.folder, '.partial', art.key() + '.download')
+    try:
+        resumed = _download(art, url, part, progress, deadline, timeout, max_size)
+        if progress is not None:
+            progress.write('decompressing')
+        sha, usha, size = _decompress(art, part, image, max_size)
+    except F.FetchError as exc:
+        if exc.extra.get('mismatch') or exc.extra.get('damaged') or exc.extra.get('too_large'):
+            _remove(part, part + '.json')
+        else:
+            exc.extra['resumable_bytes'] = os.path.getsize(part) if os.path.isfile(part) else 0
+        raise
+    _remove(part, part + '.json')
+    return sha, usha, size, resumed
+
+
+def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lock_timeout=3600, timeout=3600,
+           max_size=None):
+    """The image in the cache, fetched only when it is not there. Returns a result dict. `timeout`
+    bounds the whole fetch, every location tried; `max_size` the decompressed image (and the download)."""
+    max_size = max_size or DEFAULT_MAX_SIZE
     image = cache.image_path(art)
     rec = cache.hit(art, image, verify)
     if rec:
@@ -586,20 +647,22 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
         if rec:  # another run fetched it while this one waited
             return {'changed': False, 'path': image, 'record': rec, 'cache_hit': True}
         progress = F.Progress(progress_path) if progress_path else None
+        deadline = time.monotonic() + timeout
         resumed = False
         if art.path:
-            sha, usha, size = _fetch_file(art, image, progress)
+            sha, usha, size = _decompress(art, art.path, image, max_size)
             used = art.path
         else:
             errors = []
             for url in art.candidates:
                 try:
-                    sha, usha, size, resumed = _fetch_url(cache, art, url, image, progress)
+                    sha, usha, size, resumed = _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size)
                     used = url
                     break
                 except F.FetchError as exc:
                     status = exc.extra.get('status')
-                    retry = (status in (404, 500, 502, 503, 504) or exc.extra.get('url')) and not exc.extra.get('mismatch')
+                    retry = ((status in (404, 500, 502, 503, 504) or exc.extra.get('url')) and not exc.extra.get('mismatch')
+                             and not exc.extra.get('timed_out'))
                     errors.append(str(exc))
                     if not retry or url == art.candidates[-1]:
                         if len(errors) > 1:
@@ -608,7 +671,8 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
         if progress is not None:
             progress.write('done')
         st = os.stat(image)
-        rec = {'name': art.name, 'source': art.source, 'url': used, 'release': art.release, 'sha256': sha, 'uncompressed_sha256': usha,
-               'size': size, 'mtime_ns': st.st_mtime_ns, 'fetched': int(time.time()), 'compression': art.compression}
+        rec = {'name': art.name, 'source': art.source, 'url': used, 'release': art.release, 'sha256': sha,
+               'uncompressed_sha256': usha, 'size': size, 'mtime_ns': st.st_mtime_ns, 'fetched': int(time.time()),
+               'compression': art.compression}
         cache.write_record(image, rec)
     return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False, 'resumed': resumed}

@@ -107,9 +107,18 @@ options:
     description:
       - Where images are kept. Defaults to C($XDG_CACHE_HOME/machinist.podman/images) (C(~/.cache/...) when unset);
         on a Windows target C(%USERPROFILE%\.cache\machinist.podman\images).
+      - An image found here is handed to podman as verified, so on a POSIX host the folder (and its C(.partial) and
+        C(.locks)) must belong to the user and not be writable by others; new folders are made mode 0700 and files
+        0600. Any other folder is refused with the fix.
+      - Cache files are named by the artifact's key and its name cut to letters, digits, C(.), C(_) and C(-), so a
+        name that a server or registry chooses can never lead outside the folder.
     type: path
   verify:
-    description: V(record) trusts the cache's record of size, mtime and digests; V(full) rehashes the image.
+    description:
+      - V(record) trusts the cache's record of size, mtime and digests; V(full) rehashes the image and compares it
+        with the digest the source states (never with the record's own word).
+      - With V(full), an image whose source states only the compressed digest (an OCI layer, a URL with only
+        O(checksum)) cannot be checked once decompressed, so it is fetched again.
     type: str
     choices: [record, full]
     default: record
@@ -129,6 +138,22 @@ options:
     description: Seconds to wait for another run fetching the same image.
     type: int
     default: 3600
+  timeout:
+    description:
+      - Seconds the whole fetch may take, every location in O(mirrors) included. Each read also gives up after 60
+        seconds of silence; this bounds a server that keeps sending a trickle.
+      - A fetch stopped at its deadline keeps its bytes under C(.partial/) and the next run resumes them.
+    type: int
+    default: 3600
+  max_size:
+    description:
+      - The largest image to accept, decompressed (and so the largest download), in bytes or with a unit such as
+        V(64GiB). A source that would be larger is refused and nothing is kept, so a small compressed file cannot
+        fill the disk. A registry blob is also held to the size its manifest states.
+      - When the source states the compressed digest (O(checksum), a stream, an OCI layer), the downloaded bytes are
+        checked against it before anything is decompressed.
+    type: str
+    default: 40GiB
 """
 
 EXAMPLES = r"""
@@ -211,7 +236,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
 from ansible_collections.machinist.podman.plugins.module_utils._image_tasks import (
-    IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, fetch_failure, resolve)
+    IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, fetch_failure, limits, resolve)
 from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalFiles
 
 
@@ -226,11 +251,12 @@ def main():
         module.fail_json(msg='prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
     art = None
     try:
+        timeout, max_size = limits(p)
         art = resolve(p, arch, local.expand)
         cache = M.Cache(cache_dir)
         progress = p['progress_file'] or os.path.join(cache_dir, '.partial', art.key() + '.progress')
         out = M.ensure(cache, art, verify=p['verify'], check_mode=module.check_mode, progress_path=progress,
-                       lock_timeout=p['lock_timeout'])
+                       lock_timeout=p['lock_timeout'], timeout=timeout, max_size=max_size)
         pruned = []
         if p['prune_older_than_days'] is not None or p['prune_keep'] is not None:
             pruned = cache.prune(out['path'], p['prune_older_than_days'], p['prune_keep'], check_mode=module.check_mode)

@@ -339,3 +339,104 @@ def test_pruning_leaves_files_that_are_not_cache_entries(tmp_path):
     removed = cache.prune(mine[2], keep=1)
     assert sorted(removed) == sorted(mine[:2])
     assert os.path.exists(other) and os.path.exists(other + '.json')
+
+
+# -- item 10: deadlines and bounded reads -----------------------------------------------------------
+def trickle(total, every=0.2):
+    """Sends `total` bytes one at a time, one every `every` seconds: each read is quick, the whole is not."""
+    import time
+
+    def route(h):
+        h.send_response(200)
+        h.send_header('Content-Length', str(total))
+        h.end_headers()
+        try:
+            for _ in range(total):
+                h.wfile.write(b'x')
+                h.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            pass
+    return route
+
+
+def test_a_trickling_download_meets_its_deadline(servers, tmp_path):
+    import time
+    srv = servers[0]
+    srv.routes['/disk.qcow2'] = trickle(100)
+    cache = M.Cache(str(tmp_path / 'c'))
+    art = M.from_url(srv.base + '/disk.qcow2', 'a' * 64)
+    start = time.monotonic()
+    with pytest.raises(F.FetchError, match=r'timeout: .* took longer than 2 s'):
+        M.ensure(cache, art, timeout=2)
+    assert time.monotonic() - start < 10
+    assert [n for n in os.listdir(cache.folder) if not n.startswith('.')] == []
+
+
+def test_stream_metadata_is_read_up_to_a_limit(servers):
+    srv = servers[0]
+    srv.routes['/stream.json'] = answer(body=b'{"a": "' + b'x' * (M.JSON_MAX + 10) + b'"}')
+    with pytest.raises(F.FetchError, match='is larger than %d bytes' % M.JSON_MAX):
+        M.from_stream(srv.base + '/stream.json', 'x86_64', 'qemu')
+
+
+def test_stream_metadata_meets_its_deadline(servers, monkeypatch):
+    import time
+    srv = servers[0]
+    srv.routes['/stream.json'] = trickle(1000, every=0.05)
+    monkeypatch.setattr(M, 'JSON_TIMEOUT', 1)
+    start = time.monotonic()
+    with pytest.raises(F.FetchError, match='took longer than 1 s'):
+        M.from_stream(srv.base + '/stream.json', 'x86_64', 'qemu')
+    assert time.monotonic() - start < 10
+
+
+# -- item 6: the compressed bytes are verified before anything is decompressed; a size cap ----------
+def test_a_wrong_digest_is_found_before_decompressing(servers, tmp_path):
+    srv = servers[0]
+    bomb = lzma.compress(b'\0' * (64 << 20))
+    srv.routes['/bomb.qcow2.xz'] = answer(body=bomb)
+    cache = M.Cache(str(tmp_path / 'c'))
+    art = M.from_url(srv.base + '/bomb.qcow2.xz', 'e' * 64)
+    with pytest.raises(F.FetchError) as err:
+        M.ensure(cache, art, max_size=1 << 20)
+    assert err.value.extra.get('mismatch') == 'compressed'  # not too_large: nothing was decompressed
+    assert [n for n in os.listdir(cache.folder) if not n.startswith('.')] == []
+    assert os.listdir(os.path.join(cache.folder, '.partial')) == []
+
+
+def test_a_verified_image_larger_than_max_size_is_refused(servers, tmp_path):
+    srv = servers[0]
+    bomb = lzma.compress(b'\0' * (8 << 20))
+    srv.routes['/bomb.qcow2.xz'] = answer(body=bomb)
+    cache = M.Cache(str(tmp_path / 'c'))
+    art = M.from_url(srv.base + '/bomb.qcow2.xz', sha(bomb))
+    with pytest.raises(F.FetchError, match='max_size') as err:
+        M.ensure(cache, art, max_size=1 << 20)
+    assert err.value.extra.get('too_large')
+    assert [n for n in os.listdir(cache.folder) if not n.startswith('.')] == []
+    assert os.listdir(os.path.join(cache.folder, '.partial')) == []
+    out = M.ensure(cache, art, max_size=16 << 20)
+    assert out['record']['size'] == 8 << 20
+
+
+def test_a_download_longer_than_max_size_stops(servers, tmp_path):
+    srv = servers[0]
+    srv.routes['/disk.qcow2'] = answer(body=b'y' * (3 << 20))
+    cache = M.Cache(str(tmp_path / 'c'))
+    art = M.from_url(srv.base + '/disk.qcow2', sha(b'y' * (3 << 20)))
+    with pytest.raises(F.FetchError, match='max_size'):
+        M.ensure(cache, art, max_size=1 << 20)
+    assert os.listdir(os.path.join(cache.folder, '.partial')) == []
+
+
+@pytest.mark.parametrize('value, expected', [('64GiB', 64 << 30), ('512MiB', 512 << 20), (1048576, 1 << 20),
+                                             ('2g', 2 << 30)])
+def test_max_size_reads_units(value, expected):
+    assert M.size_in_bytes(value, 'max_size') == expected
+
+
+@pytest.mark.parametrize('value', ['1e999GiB', '-1', '0', 'lots', '4GiB\n', '\u0661GiB', True])
+def test_max_size_refuses_what_is_not_a_size(value):
+    with pytest.raises(F.FetchError, match='max_size'):
+        M.size_in_bytes(value, 'max_size')
