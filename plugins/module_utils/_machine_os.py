@@ -33,6 +33,8 @@ _IMAGE_PREFIXES = ('ostree-unverified-registry:', 'ostree-unverified-image:regis
                    'ostree-unverified-image:docker://', 'ostree-image-signed:registry:',
                    'ostree-image-signed:docker://', 'ostree-remote-registry:', 'ostree-remote-image:')
 _MARK = '@@machinist '
+# The exit code of a command that podman machine ssh ran in another machine than the one named.
+WRONG_MACHINE = 97
 # Matched whole (fullmatch: `$` would let a trailing newline through) and ASCII only.
 _PACKAGE_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9.+_:~-]*', re.ASCII)
 # An image reference as the distribution grammar has it: [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST]. It goes into
@@ -422,5 +424,20 @@ def upgrade_changed(method, stdout):
 
 
 def ssh_argv(name, script):
-    """`podman machine ssh NAME <command>`: ssh hands the command to the guest's shell as one string."""
-    return ['machine', 'ssh', name, 'sh -c %s' % shlex.quote(script)]
+    """`podman machine ssh NAME <command>`: ssh hands the command to the guest's shell as one string.
+
+    When NAME is not a machine (removed since it was inspected, say), podman does not fail: it runs
+    "NAME <command>" as one command line in its default machine (cmd/podman/machine/ssh.go). A machine
+    name such as env, nice or sudo would then run the script there. The guest cannot tell its machine's
+    name (podman sets no hostname), so the command is built to never run with a word in front of it:
+    it starts with `if`, so a POSIX shell cannot parse "NAME if ...; then" and runs none of it, and where
+    bash or zsh can parse it (NAME time, function or coproc) the command reads the line the shell was
+    given and stops with WRONG_MACHINE and a message instead of running the script.
+    """
+    refusal = ('machinist.podman: podman machine ssh ran this command in another machine than %s (podman runs '
+               'it in its default machine when %s is not a machine); nothing was run. Check that machine %s '
+               'exists and runs' % (name, name, name))
+    command = ('if case "${BASH_EXECUTION_STRING-}${ZSH_EXECUTION_STRING-}" in ""|"if case "*) true;; *) false;; '
+               'esac; then sh -c %s; else echo %s >&2; exit %d; fi'
+               % (shlex.quote(script), shlex.quote(refusal), WRONG_MACHINE))
+    return ['machine', 'ssh', name, command]

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -240,6 +242,42 @@ def test_ssh_argv_survives_the_guest_shell():
     assert argv[:3] == ['machine', 'ssh', 'm']
     out = subprocess.run(['sh', '-c', argv[3]], capture_output=True, text=True, check=True).stdout
     assert out == 'a b\n$HOME\nit\'s\n'
+
+
+GUEST_SHELLS = [s for s in (['bash'], ['bash', '--posix'], ['dash'], ['busybox', 'sh'], ['zsh'])
+                if shutil.which(s[0])]
+# Words a machine name can be that a guest shell runs with the rest of the line as arguments, keywords and
+# builtins among them: when NAME is not a machine, podman ssh runs "NAME <command>" in the default machine.
+WRAPPERS = ['env', 'nice', 'nohup', 'setsid', 'stdbuf', 'sudo', 'doas', 'exec', 'command', 'builtin', 'eval', 'time',
+            'function', 'coproc', 'if', 'while', 'until', 'case', 'for', 'do', 'then', 'sh', 'bash', 'busybox',
+            'podman-machine-default']
+
+
+@pytest.mark.parametrize('shell', GUEST_SHELLS, ids=' '.join)
+def test_ssh_command_runs_in_the_machine_it_was_sent_to(shell, tmp_path):
+    ran = tmp_path / 'ran'
+    argv = MO.ssh_argv('rec-a', 'echo payload; : > %s\n' % shlex.quote(str(ran)))
+    res = subprocess.run(shell + ['-c', argv[3]], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert (res.returncode, res.stdout, res.stderr) == (0, 'payload\n', '')
+    assert ran.exists()
+
+
+@pytest.mark.parametrize('word', WRAPPERS)
+@pytest.mark.parametrize('shell', GUEST_SHELLS, ids=' '.join)
+def test_ssh_command_never_runs_in_the_default_machine(shell, word, tmp_path):
+    """podman machine ssh NAME CMD, NAME not a machine: the default machine's shell gets "NAME CMD"."""
+    ran = tmp_path / 'ran'
+    argv = MO.ssh_argv(word, 'echo payload; : > %s\n' % shlex.quote(str(ran)))
+    res = subprocess.run(shell + ['-c', '%s %s' % (word, argv[3])], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=30)
+    assert not ran.exists(), res
+    assert 'payload' not in res.stdout
+    # Either the guest shell cannot even parse the line (nothing of it runs), or the command saw the word
+    # in front of it and stopped with its own code and message.
+    said = 'podman machine ssh ran this command in another machine than %s' % word
+    assert (res.returncode == 2 and 'yntax error' in res.stderr) or said in res.stderr, res
+    if said in res.stderr and word != 'coproc':  # a coprocess's code is not the shell's
+        assert res.returncode == MO.WRONG_MACHINE
 
 
 def test_build_script_writes_the_containerfile_verbatim(tmp_path):
