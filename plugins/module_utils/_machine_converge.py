@@ -178,8 +178,9 @@ class Converger(object):
         plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate)
         creates = any(a['action'] == 'init' for a in plan.actions)
         if plan.refusal is None and creates and not caps.has('disk_named_per_machine') \
-                and classify_image(desired.get('image')) == 'file':
-            # Only old podmans, and only when creating from a local file: are other machines' disks in the way?
+                and classify_image(desired.get('image')) in ('file', 'url'):
+            # Only old podmans, and only when creating from a local file or a URL (both name the disk after the
+            # file): are other machines' disks in the way?
             listed = self.client.list(env=env)
             others = list(self.client.inspect([m['name'] for m in listed], env=env).values()) if listed else []
             plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate,

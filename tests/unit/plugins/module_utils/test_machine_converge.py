@@ -232,3 +232,14 @@ def test_rm_that_errors_but_removed_the_machine_is_success(tmp_path, monkeypatch
     assert result['changed'] is True
     assert result['warnings'] == ['podman reported an error while removing machine rec-a, but the machine is gone: '
                                   'failed to remove machines files: unable to find connection named "rec-a"']
+
+
+def test_a_url_image_whose_disk_name_another_machine_uses_is_refused_on_4_3(tmp_path, monkeypatch):
+    """Podman 4.3 names a URL image's disk after the URL's file too: the other machines are read for URLs as well."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('4.3.1', [(['machine', 'list'], 'list_two')], tmp_path)
+    inspect_in_turn(runner, '4.3.1', ['inspect_missing', 'inspect_two'])
+    with pytest.raises(MachineError, match='which machine rec-a already uses'):
+        Converger(c).converge(desired_from_params({'name': 'rec-c', 'image': 'https://example.invalid/rec-a.qcow2.xz'}),
+                              'present')
+    assert not any(cmd[2] == 'init' for cmd in runner.commands())
