@@ -18,11 +18,13 @@ The shape is told by the JSON itself, never by a version probe.
 from __future__ import annotations
 
 import json
+import re
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 _ZERO_TIME = '0001-01-01T00:00:00Z'
 _STATES = ('running', 'stopped', 'starting', 'unknown', 'error')
+_BYTES = re.compile(r'[0-9]{1,20}', re.ASCII)
 
 
 class FactsError(ValueError):
@@ -38,6 +40,8 @@ def parse_json_array(text, what):
         return []
     if not isinstance(data, list):
         raise FactsError('podman %s printed JSON that is not a list: %r' % (what, (text or '')[:300]))
+    if not all(isinstance(entry, dict) for entry in data):
+        raise FactsError('podman %s printed JSON that is not a list of objects: %r' % (what, (text or '')[:300]))
     return data
 
 
@@ -63,6 +67,13 @@ def shape_of(entry):
 
 def canonical_usb(device):
     """'vendor=1D6B,product=0002' and inspect's {Vendor: 7531, Product: 2} -> 'vendor=1d6b,product=0002'."""
+    try:
+        return _canonical_usb(device)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise FactsError('podman printed a USB device this collection cannot read: %r' % (device,))
+
+
+def _canonical_usb(device):
     if isinstance(device, dict):
         if device.get('Vendor'):
             return 'vendor=%04x,product=%04x' % (int(device['Vendor']), int(device.get('Product') or 0))
@@ -165,11 +176,25 @@ def from_inspect(entry, machine_config=None):
 
 def from_list(entry):
     """One entry of `podman machine list --format json` (any version)."""
-    def mib(value):
-        return int(value) // MIB if value not in (None, '') else None
+    def number(key):
+        value = entry.get(key)
+        if value in (None, ''):
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str) and _BYTES.fullmatch(value):
+            return int(value)
+        shown = repr(value) if len(repr(value)) <= 62 else repr(str(value)[:60]) + '...'
+        raise FactsError('podman machine list printed %s=%s for machine %s, which is not a number of bytes'
+                         % (key, shown, entry.get('Name')))
 
-    def gib(value):
-        return int(value) // GIB if value not in (None, '') else None
+    def mib(key):
+        value = number(key)
+        return value // MIB if value is not None else None
+
+    def gib(key):
+        value = number(key)
+        return value // GIB if value is not None else None
 
     last_up = entry.get('LastUp')
     return {
@@ -179,9 +204,9 @@ def from_list(entry):
         'provider': (entry.get('VMType') or '').lower() or None,
         'default': entry.get('Default'),
         'cpus': entry.get('CPUs'),
-        'memory_mib': mib(entry.get('Memory')),
-        'disk_gib': gib(entry.get('DiskSize')),
-        'swap_mib': mib(entry.get('Swap')),
+        'memory_mib': mib('Memory'),
+        'disk_gib': gib('DiskSize'),
+        'swap_mib': mib('Swap'),
         'ssh': {
             'port': entry.get('Port'),
             'user': entry.get('RemoteUsername'),

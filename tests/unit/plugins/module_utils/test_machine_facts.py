@@ -99,6 +99,34 @@ def test_not_json_is_reported():
         F.parse_json_array('Error: boom', 'machine inspect')
 
 
+@pytest.mark.parametrize('text', ['["rec-a"]', '[1, 2]', '[null]', '[{"Name": "a"}, []]'])
+def test_json_that_is_not_a_list_of_objects_is_reported(text):
+    with pytest.raises(F.FactsError, match='podman machine list printed JSON that is not a list of objects'):
+        F.parse_json_array(text, 'machine list')
+
+
+@pytest.mark.parametrize('entry,field', [
+    ({'Name': 'a', 'Memory': 'lots'}, 'Memory'),
+    ({'Name': 'a', 'DiskSize': '9' * 5000}, 'DiskSize'),
+    ({'Name': 'a', 'Swap': [1]}, 'Swap'),
+    ({'Name': 'a', 'Memory': '1\u0661'}, 'Memory'),
+])
+def test_list_sizes_that_are_not_numbers_are_reported(entry, field):
+    with pytest.raises(F.FactsError) as err:
+        F.from_list(entry)
+    assert str(err.value).startswith('podman machine list printed %s=' % field)
+    assert 'for machine a' in str(err.value)
+
+
+@pytest.mark.parametrize('usb', [{'Vendor': 'zz', 'Product': 1}, {'Vendor': 1, 'Product': 'x'}, 'vendor=zz,product=1',
+                                 'bus=1', 7])
+def test_usb_devices_that_cannot_be_read_are_reported(usb):
+    entry = dict(inspected('5.8.6', 'inspect_stopped')[0])
+    entry['Resources'] = dict(entry['Resources'], USBs=[usb])
+    with pytest.raises(F.FactsError, match='USB device'):
+        F.from_inspect(entry)
+
+
 @pytest.mark.parametrize('given,canonical', [
     ('vendor=1D6B,product=2', 'vendor=1d6b,product=0002'),
     ({'Vendor': 7531, 'Product': 2}, 'vendor=1d6b,product=0002'),
