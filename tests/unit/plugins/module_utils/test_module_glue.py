@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Failures as the modules report them: podman output that is not JSON is a message, not a traceback."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.machinist.podman.plugins.module_utils import _machine_facts as F
+from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import TASK_ERRORS
+from ansible_collections.machinist.podman.plugins.module_utils._module_glue import failure
+
+
+class Ran(object):
+    """A runner as failure() sees it: only the commands it ran."""
+
+    def commands(self):
+        return [{'argv': ['podman', 'machine', 'inspect', 'rec-a'], 'rc': 0}]
+
+
+def not_json():
+    with pytest.raises(F.FactsError) as err:
+        F.parse_json_array('time="2026-01-01" level=warning msg="something"\n[', 'machine inspect')
+    return err.value
+
+
+def test_output_that_is_not_json_is_a_facts_error_naming_the_command():
+    error = not_json()
+    assert str(error).startswith('podman machine inspect printed something that is not JSON')
+    assert 'level=warning' in str(error)
+
+
+def test_failure_gives_a_clean_message_for_it():
+    result = failure(Ran(), not_json())
+    assert result['msg'].startswith('podman machine inspect printed something that is not JSON')
+    assert 'Traceback' not in result['msg']
+    assert result['changed'] is False
+    assert result['commands'] == Ran().commands()
+    assert failure(None, not_json())['commands'] == []
+
+
+@pytest.mark.xfail(strict=True, reason='TASK_ERRORS lives in _machine_tasks.py, whose owner is to add FactsError; '
+                                       'until then such output is a traceback. Remove this mark with that change')
+def test_facts_error_is_one_of_the_task_errors():
+    # The modules and the controller-side path turn only TASK_ERRORS into a failed result.
+    assert any(issubclass(F.FactsError, kind) for kind in TASK_ERRORS)
