@@ -197,7 +197,7 @@ class Converger(object):
             return result
 
         applied = []
-        for action in plan.actions:
+        for index, action in enumerate(plan.actions):
             try:
                 self._apply(action, desired, facts)
             except MachineError as e:
@@ -205,6 +205,7 @@ class Converger(object):
                 # the task reports it as changed, with the actions that completed.
                 e.extra.setdefault('changed', bool(applied))
                 e.extra.setdefault('applied', applied)
+                self._start_again(e, plan.actions[index + 1:], applied, desired, facts)
                 raise
             applied.append({'action': action['action'], 'reason': action['reason'], 'command': action['argv']})
         result['warnings'] = plan.warnings + self.client.warnings
@@ -224,6 +225,26 @@ class Converger(object):
         result['machine'] = self.client.describe(after)
         result['diff']['after'] = F.managed_view(after)
         return result
+
+    def _start_again(self, error, remaining, applied, desired, facts):
+        """A machine this task stopped to change it, and meant to run afterwards, is started again when a later
+        step fails (best effort), so a failed change never leaves a running machine stopped. The message says
+        both outcomes."""
+        start = next((a for a in remaining if a['action'] == 'start'), None)
+        if start is None or not any(a['action'] == 'stop' for a in applied):
+            return
+        try:
+            self._apply(start, desired, facts)
+        except MachineError as again:
+            error.extra['restarted'] = False
+            error.message += (' The machine was running before this task stopped it to make the change; starting it '
+                              'again failed too: %s Start it with state: started.' % again.message)
+        else:
+            error.extra['restarted'] = True
+            applied.append({'action': 'start', 'reason': 'start it again after the failed change',
+                            'command': start['argv']})
+            error.message += ' The machine was running before this task stopped it to make the change; it was started again.'
+        error.args = (error.message,)
 
     # -- applying one action ---------------------------------------------------------------
     def _check_podman4_key(self, name, facts, env):

@@ -3,6 +3,7 @@
 """The converger against a runner that answers with recorded podman output."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -243,3 +244,38 @@ def test_a_url_image_whose_disk_name_another_machine_uses_is_refused_on_4_3(tmp_
         Converger(c).converge(desired_from_params({'name': 'rec-c', 'image': 'https://example.invalid/rec-a.qcow2.xz'}),
                               'present')
     assert not any(cmd[2] == 'init' for cmd in runner.commands())
+
+
+def running_inspect(version):
+    """The recorded inspect of a stopped machine, with its State as podman prints it for a running one."""
+    r = recorded(version, 'inspect_stopped')
+    entries = json.loads(r['stdout'])
+    entries[0]['State'] = 'running'
+    return CommandResult([], r['rc'], json.dumps(entries), r['stderr'], 0)
+
+
+@pytest.mark.parametrize('start_rc, says', [
+    (0, 'it was started again'),
+    (125, 'starting it again failed too'),
+])
+def test_a_failed_set_starts_the_machine_it_stopped_again(start_rc, says, tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('5.8.6', [(['machine', 'inspect'], running_inspect('5.8.6')),
+                                 (['machine', 'stop'], CommandResult([], 0, '', '', 0)),
+                                 (['machine', 'set'], 'set_equal_disk'),
+                                 (['machine', 'start'], CommandResult([], start_rc, '', 'Error: boom\n', 0))], tmp_path)
+    with pytest.raises(MachineError) as e:
+        Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 4}), 'present')
+    assert [cmd[2] for cmd in runner.commands()] == ['inspect', 'stop', 'set', 'start']
+    assert 'was running before this task stopped it' in e.value.message and says in e.value.message
+    assert e.value.extra['restarted'] is (start_rc == 0)
+
+
+def test_a_failed_set_of_a_machine_meant_to_stop_leaves_it_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('5.8.6', [(['machine', 'inspect'], running_inspect('5.8.6')),
+                                 (['machine', 'stop'], CommandResult([], 0, '', '', 0)),
+                                 (['machine', 'set'], 'set_equal_disk')], tmp_path)
+    with pytest.raises(MachineError):
+        Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 4}), 'stopped')
+    assert [cmd[2] for cmd in runner.commands()] == ['inspect', 'stop', 'set']
