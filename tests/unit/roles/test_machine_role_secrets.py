@@ -103,10 +103,15 @@ FAILING = {
 }
 
 
+# Not a secret: machines found by name need names of their own.
+DUPLICATES = [{'name': 'dev', 'cpus': 1}, {'name': 'other'}, {'name': 'dev', 'cpus': 2}]
+
+
 @pytest.fixture(scope='module')
 def failing_runs(tmp_path_factory):
     """The role at -vvv, echo for podman, one machine with secrets that fails in the loop named; all at once."""
     top = str(tmp_path_factory.mktemp('role'))
+    cases = [(case, [machine]) for case, (machine, _t, _s) in sorted(FAILING.items())] + [('duplicates', DUPLICATES)]
     started = dict((case, start(os.path.join(top, str(i)), '''\
         - hosts: localhost
           gather_facts: false
@@ -118,8 +123,17 @@ def failing_runs(tmp_path_factory):
                 machine_require_virtualization: false
                 machine_default_connection: ""
                 machine_machines: %s
-        ''' % json.dumps([machine]), '-vvv')) for i, (case, (machine, _t, _s)) in enumerate(sorted(FAILING.items())))
+        ''' % json.dumps(machines), '-vvv')) for i, (case, machines) in enumerate(cases))
     return dict((case, finish(process)) for case, process in started.items())
+
+
+def test_two_machines_of_one_name_are_refused(failing_runs):
+    rc, output = failing_runs['duplicates']
+    assert rc == 2
+    failed = output.split('TASK [machinist.podman.machine : Check that no two machines have one name]', 1)[1]
+    assert failed.split('TASK [', 1)[0].count('fatal: [localhost]') == 1
+    assert 'machine_machines has more than one machine of a name (dev, other, dev)' in failed
+    assert 'TASK [machinist.podman.machine : Machines converged]' not in output
 
 
 @pytest.mark.parametrize('case', sorted(FAILING))
