@@ -32,6 +32,7 @@ NO_SUCH_FILE = 'no_such_file'
 NOT_SUPPORTED = 'not_supported'
 WRONG_STATE = 'wrong_state'
 TIMEZONE_LOOKUP = 'timezone_lookup'
+DAMAGED_MACHINE_FILE = 'damaged_machine_file'
 UNKNOWN = 'unknown'
 
 # (condition, pattern). The first match wins; named groups become details.
@@ -68,6 +69,9 @@ _PATTERNS = [
     (NOT_FOUND, r'(?P<name>[^\s:]+): VM does not exist'),
     (NO_SUCH_FILE, r'(?:open|faccessat|stat) (?P<path>\S+): no such file or directory'),
     (TIMEZONE_LOOKUP, r'timedatectl'),
+    # 4.3.1 list 'listing vms: unexpected end of JSON input', inspect 'unexpected end of JSON input': a machine file
+    # left empty (podman 4 rewrites it in place, and one stopped meanwhile leaves 0 bytes).
+    (DAMAGED_MACHINE_FILE, r'unexpected end of JSON input'),
 ]
 _COMPILED = [(c, re.compile(p)) for c, p in _PATTERNS]
 

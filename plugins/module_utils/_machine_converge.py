@@ -35,6 +35,13 @@ class MachineError(Exception):
         self.extra = extra
 
 
+def _readable_json(text):
+    try:
+        return bool(text and text.strip()) and json.loads(text) is not None
+    except ValueError:
+        return False
+
+
 def _podman_said(result):
     err = E.classify(result).text if result is not None else ''
     if not err:
@@ -65,7 +72,11 @@ class MachineClient(object):
                 if not result.ok:
                     raise MachineError('cannot run %s --version: is podman installed? (set executable if it is not '
                                        'on PATH)%s' % (self.runner.executable, _podman_said(result)), result)
-                version = PodmanVersion.parse(result.stdout)
+                try:
+                    version = PodmanVersion.parse(result.stdout)
+                except ValueError:
+                    raise MachineError('%s --version printed no version (%r): is it podman? Set executable to the '
+                                       'podman program' % (self.runner.executable, result.stdout[:200]), result)
                 if self.store:
                     self.store.remember_version(self.runner.executable, str(version))
             if version.major < 4:
@@ -98,6 +109,16 @@ class MachineClient(object):
                 'does not migrate machines: remove it with "podman machine reset" (removes every machine) or delete '
                 'that file and its .ign, then create the machine again.%s'
                 % (err.details.get('path', 'the machine folder'), _podman_said(result)), result, condition=err.condition)
+        if err.condition == E.DAMAGED_MACHINE_FILE:
+            kept = (' This collection keeps a copy of each machine\'s file, taken before the commands that rewrite it, '
+                    'in %s.' % self.store.machine_file_copies()) if self.store else ''
+            raise MachineError(
+                'podman could not %s: one of its machine files (the JSON files in its machine folder, '
+                '~/.config/containers/podman/machine/PROVIDER/ or under $XDG_CONFIG_HOME) is empty or damaged, as '
+                'Podman 4 leaves it when it is stopped while rewriting it, and until it is mended no machine of this '
+                'user can be listed or changed. Find it (a 0-byte .json there) and put back its copy, or remove it '
+                'and its .ign file (that machine is then gone).%s%s' % (doing, kept, _podman_said(result)),
+                result, condition=err.condition)
         if err.condition in (E.UNKNOWN_PROVIDER, E.UNSUPPORTED_PROVIDER):
             raise MachineError('provider=%s is not available to this podman on this host.%s'
                                % (err.details.get('provider'), _podman_said(result)), result, condition=err.condition)
@@ -106,7 +127,6 @@ class MachineClient(object):
     def inspect(self, names, env=None):
         """{name: facts} for the machines that exist among `names`."""
         result = self.runner.run(cmds.inspect_argv(names), env=env)
-        entries = F.parse_json_array(result.stdout, 'machine inspect') if result.stdout.strip() else []
         if not result.ok:
             err = E.classify(result)
             # A missing machine is an answer, not a failure; inspect still prints the others.
@@ -114,6 +134,7 @@ class MachineClient(object):
                 'VM does not exist' in line for line in result.stderr.splitlines() if line.startswith('Error'))
             if not missing_only:
                 self._fail_common(result, 'inspect machine %s' % ', '.join(names))
+        entries = F.parse_json_array(result.stdout, 'machine inspect') if result.stdout.strip() else []
         found = {}
         for entry in entries:
             config = None
@@ -260,7 +281,44 @@ class Converger(object):
                 'ed25519 -N "" -f %s) and put its public key in the Ignition config for the machine\'s user.'
                 % (name, key, key))
 
+    def _keep_machine_file(self, name, facts, env):
+        """The machine's own JSON file before a command that rewrites it. Podman 4 rewrites it in place, so a
+        podman stopped meanwhile (a start at its time limit) leaves it empty, and then no machine of the user
+        can be listed. A copy is also kept in the state folder, which the message about a damaged file names."""
+        if facts is None:  # just created by this task: its file is there now
+            facts = self.client.inspect([name], env=env).get(name)
+        path = (facts or {}).get('config_file')
+        text = self.runner.read_text(path) if path else None
+        if not _readable_json(text):
+            return None
+        if self.client.store:
+            self.client.store.keep_machine_file(facts, text)
+        return path, text
+
+    def _mend_machine_file(self, kept, name):
+        """Puts the copy back when podman left the file present but empty or unreadable."""
+        if not kept:
+            return
+        path, text = kept
+        now = self.runner.read_text(path)
+        if now is None or _readable_json(now):
+            return
+        if self.runner.write_text(path, text):
+            self.client.warnings.append(
+                'podman left the file of machine %s (%s) empty or unreadable, as Podman 4 does when it is stopped '
+                'while rewriting it; the copy taken before the command was put back' % (name, path))
+
     def _apply(self, action, desired, facts):
+        kind = action['action']
+        kept = None
+        if kind in ('start', 'stop', 'set'):
+            kept = self._keep_machine_file(desired['name'], facts, action['env'])
+        try:
+            self._apply_one(action, desired, facts)
+        finally:
+            self._mend_machine_file(kept, desired['name'])
+
+    def _apply_one(self, action, desired, facts):
         kind = action['action']
         if kind == 'start':
             self._check_podman4_key(desired['name'], facts, action['env'])

@@ -198,6 +198,16 @@ class StateStore(object):
         if facts and facts.get('config_dir'):
             self.files.remove(self._record_path(facts['config_dir'], facts['name']))
 
+    # -- copies of machines' own files ------------------------------------------------------
+    def machine_file_copies(self):
+        return self.path.join(self.base, 'machine-files')
+
+    def keep_machine_file(self, facts, text):
+        """A copy of a machine's own JSON file, taken before a podman command that rewrites it."""
+        if facts and facts.get('config_dir'):
+            key = self.path.basename(self._record_path(facts['config_dir'], facts['name']))
+            self.files.write_text(self.path.join(self.machine_file_copies(), '%s-%s' % (facts['name'], key)), text)
+
     # -- podman versions -----------------------------------------------------------------
     def cached_version(self, executable):
         ident = self.files.file_identity(executable)

@@ -279,3 +279,68 @@ def test_a_failed_set_of_a_machine_meant_to_stop_leaves_it_stopped(tmp_path, mon
     with pytest.raises(MachineError):
         Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 4}), 'stopped')
     assert [cmd[2] for cmd in runner.commands()] == ['inspect', 'stop', 'set']
+
+
+STAND_IN = r'''#!%(python)s
+# A podman stand-in for one scenario of podman 4.3.1: inspect answers with the recorded inspect of a
+# stopped machine (its ConfigPath pointing at this test's file); start empties the machine file, as a
+# podman 4 rewriting it in place does, and hangs until it is killed.
+import json, sys, time
+args = sys.argv[1:]
+if args[:2] == ['machine', 'inspect']:
+    sys.stdout.write(%(inspect)r)
+elif args[:2] == ['machine', 'start']:
+    open(%(config)r, 'w').close()
+    time.sleep(60)
+elif args[:2] == ['machine', 'stop']:
+    pass
+else:
+    sys.exit('unexpected: %%r' %% args)
+'''
+
+
+def test_a_start_stopped_at_its_time_limit_never_leaves_the_machine_file_empty(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
+    config = tmp_path / 'rec-a.json'
+    original = '{"Name": "rec-a", "Rootful": false}'
+    config.write_text(original)
+    entries = json.loads(recorded('4.3.1', 'inspect_stopped')['stdout'])
+    entries[0]['ConfigPath']['Path'] = str(config)
+    podman = tmp_path / 'podman'
+    podman.write_text(STAND_IN % {'python': sys.executable, 'inspect': json.dumps(entries), 'config': str(config)})
+    os.chmod(str(podman), 0o755)
+    store = StateStore(base=str(tmp_path / 'state'))
+    store.remember_version(str(podman), '4.3.1')
+    runner = LocalRunner(str(podman))
+    client = MachineClient(runner, store, {'os': 'linux', 'arch': 'x86_64'})
+    with pytest.raises(MachineError, match='did not become ready within timeout=1s'):
+        Converger(client, start_timeout=1).converge(desired_from_params({'name': 'rec-a'}), 'started')
+    assert config.read_text() == original
+    assert any('the copy taken before the command was put back' in w for w in client.warnings)
+    copies = os.listdir(store.machine_file_copies())
+    assert len(copies) == 1 and open(os.path.join(store.machine_file_copies(), copies[0])).read() == original
+
+
+@pytest.mark.parametrize('scenario, doing', [('list_damaged_file', 'list machines'),
+                                             ('inspect_damaged_file', 'inspect machine rec-b')])
+def test_an_empty_machine_file_is_named_with_the_way_out(scenario, doing, tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('4.3.1', [(['machine', 'list'], scenario), (['machine', 'inspect'], scenario)], tmp_path)
+    with pytest.raises(MachineError) as e:
+        if scenario.startswith('list'):
+            c.list()
+        else:
+            c.inspect(['rec-b'])
+    assert e.value.message.startswith('podman could not %s: one of its machine files' % doing)
+    assert 'is empty or damaged' in e.value.message and 'put back its copy' in e.value.message
+    assert str(tmp_path / 'machine-files') in e.value.message
+
+
+def test_a_program_that_prints_no_version_is_a_clean_failure(tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('5.8.6', [(['--version'], CommandResult([], 0, 'hello\n', '', 0))], tmp_path, cached=False)
+    with pytest.raises(MachineError, match=r"--version printed no version \('hello\\n'\): is it podman\?"):
+        c.caps
