@@ -18,6 +18,7 @@ _module_glue.failure() turns those into the failed result.
 from __future__ import annotations
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import Converger, MachineError
+from ansible_collections.machinist.podman.plugins.module_utils._machine_facts import FactsError
 from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
 from ansible_collections.machinist.podman.plugins.module_utils._machine_os import MachineOSError
 from ansible_collections.machinist.podman.plugins.module_utils._machine_os_converge import MachineOSConverger
@@ -26,7 +27,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._module_glue impo
     COMMON_ARGS, fail, make_client, make_runner)
 from ansible_collections.machinist.podman.plugins.module_utils._shells import ShellError
 
-TASK_ERRORS = (SpecError, MachineError, MachineOSError, ShellError)
+TASK_ERRORS = (SpecError, MachineError, MachineOSError, ShellError, FactsError)
 
 MACHINE_ARGS = dict(
     name=dict(type='str', default='podman-machine-default'),

@@ -38,8 +38,6 @@ def test_failure_gives_a_clean_message_for_it():
     assert failure(None, not_json())['commands'] == []
 
 
-@pytest.mark.xfail(strict=True, reason='TASK_ERRORS lives in _machine_tasks.py, whose owner is to add FactsError; '
-                                       'until then such output is a traceback. Remove this mark with that change')
 def test_facts_error_is_one_of_the_task_errors():
     # The modules and the controller-side path turn only TASK_ERRORS into a failed result.
     assert any(issubclass(F.FactsError, kind) for kind in TASK_ERRORS)
