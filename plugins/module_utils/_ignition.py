@@ -144,9 +144,10 @@ def _inline_bytes(item):
 
 def secret_sources(params):
     """The data URLs the files' inline contents (content, content_base64) become: the encoded form of
-    values that are no_log, which the caller masks as it masks the values themselves."""
+    values that are no_log, which the caller masks as it masks the values themselves. An empty content
+    is no secret (and its 'data:,' would mask the start of every other data URL)."""
     return [data_url(_inline_bytes(item))[0] for item in params.get('files') or []
-            if item.get('content') is not None or item.get('content_base64') is not None]
+            if item.get('content') or item.get('content_base64')]
 
 
 def _resource(item, field, needs, allow_content=True):

@@ -268,6 +268,11 @@ def test_secret_sources_are_the_data_urls_of_the_inline_contents():
     assert I.secret_sources({}) == [] and I.secret_sources({'files': None}) == []
 
 
+def test_an_empty_content_is_no_secret_source():
+    # 'data:,' would mask the start of every other data URL in the result.
+    assert I.secret_sources({'files': [{'path': '/a', 'content': ''}, {'path': '/b', 'content_base64': ''}]}) == []
+
+
 # -- properties: any accepted input yields a config that validates and round-trips -----------
 _names = st.from_regex(r'[a-z][a-z0-9_-]{0,10}', fullmatch=True)
 _paths = st.lists(st.from_regex(r'[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,8}', fullmatch=True).filter(lambda s: s not in ('.', '..')),

@@ -171,3 +171,10 @@ def test_a_files_secret_content_is_not_in_the_result_even_encoded(tmp_path, caps
     assert CONTENT in unquote(written['/etc/token']) and CONTENT in unquote(written['/etc/token.bin'])
     assert set(f['contents']['source'] for f in result['config']['storage']['files']) == set(
         ['VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'])
+
+
+def test_an_empty_file_masks_nothing_else(tmp_path, capsys):
+    out, result = run(capsys, {'files': [{'path': '/etc/empty', 'content': ''}],
+                               'tls_cas': [{'content': 'public CA'}]})
+    assert result['config']['ignition']['security']['tls']['certificateAuthorities'] == [{'source': 'data:,public%20CA'}]
+    assert result['config']['storage']['files'][0]['contents'] == {'source': 'data:,'}
