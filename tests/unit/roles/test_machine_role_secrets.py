@@ -46,7 +46,7 @@ MACHINES = [
     {'name': 'plain', 'memory': 2048},
 ]
 # What the tasks that are not looped register, enough for the tasks after them to template.
-REGISTERED = {'rc': 0, 'stdout': '[]', 'stderr': '', 'msg': '', 'dest': '/tmp/podman-installer.pkg',
+REGISTERED = {'rc': 0, 'stdout': '[]', 'stderr': '', 'msg': '', 'dest': 'TMPDIR/podman-installer.pkg',
               'actions': [{'action': 'init'}], 'machine': {'name': 'dev', 'ignition_file': '/m/dev.ign'}}
 
 
@@ -175,7 +175,7 @@ class Run(object):
         self.vars = dict(load('defaults/main.yml'))
         self.vars.update(machine_machines=MACHINES, inventory_hostname='laptop', ansible_shell_type='sh',
                          ansible_facts={'system': 'Linux', 'user_id': 'me', 'os_family': 'Debian',
-                                        'env': {'TMPDIR': '/tmp'}},
+                                        'env': {'TMPDIR': 'TMPDIR'}},
                          machine_require_virtualization=False)
         self.shown = []       # (where, text)
         self.module_args = []  # (where, templated module args)
