@@ -182,7 +182,11 @@ class Converger(object):
         if classify_image(desired.get('image')) == 'file':
             checks.append(('image', desired['image']))
         for field, path in checks:
-            if path and not self.path_exists(path):
+            if path and not self.path_exists(path, file=True):
+                if self.path_exists(path):
+                    # Podman would take a folder and leave a 0-byte disk behind.
+                    raise MachineError('%s=%s is not a regular file on the host that runs podman (a folder?). Give the '
+                                       'path of the file itself' % (field, path))
                 raise MachineError('%s=%s: no such file on the host that runs podman. Give the path of an existing '
                                    'file (or, for image, a URL or docker:// reference)' % (field, path))
 

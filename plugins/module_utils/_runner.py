@@ -116,8 +116,9 @@ class LocalFiles(object):
         except OSError:
             pass
 
-    def path_exists(self, path):
-        return os.path.exists(path)
+    def path_exists(self, path, file=False):
+        """Whether `path` exists; with file=True, whether it is a regular file (or a link to one)."""
+        return os.path.isfile(path) if file else os.path.exists(path)
 
     def resolve(self, path):
         return os.path.realpath(path)
@@ -280,9 +281,9 @@ class RemoteRunner(Runner):
     def remove(self, path):
         self._ask(self.shell.remove(path))
 
-    def path_exists(self, path):
+    def path_exists(self, path, file=False):
         rc, fields, dummy = self._ask(self.shell.exists(path))
-        return bool(fields and fields.get('exists') == '1')
+        return bool(fields and fields.get('file' if file else 'exists') == '1')
 
     def resolve(self, path):
         return path

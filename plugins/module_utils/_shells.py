@@ -183,8 +183,10 @@ class PowerShell(object):
         ])
 
     def exists(self, path):
-        return ("if (Test-Path -LiteralPath %s) { Write-Output '%s exists=1' } else { Write-Output '%s exists=0' }"
-                % (ps_string(path), MARK, MARK))
+        """exists=1 when there is anything at `path`; file=1 when it is a file."""
+        p = ps_string(path)
+        return ("if (Test-Path -LiteralPath %s) { Write-Output ('%s exists=1 file={0}' -f [int](Test-Path -LiteralPath %s "
+                "-PathType Leaf)) } else { Write-Output '%s exists=0 file=0' }" % (p, MARK, p, MARK))
 
     def remove(self, path):
         return ("Remove-Item -LiteralPath %s -Force -ErrorAction SilentlyContinue; Write-Output '%s removed=1'"
@@ -292,8 +294,9 @@ class PosixShell(object):
                 % (folder, folder, shlex.quote(b64(text)), shlex.quote(path), MARK))
 
     def exists(self, path):
-        return ("if [ -e %s ]; then printf '%s exists=1\\n'; else printf '%s exists=0\\n'; fi"
-                % (shlex.quote(path), MARK, MARK))
+        p = shlex.quote(path)
+        return ("if [ -f %s ]; then printf '%s exists=1 file=1\\n'; elif [ -e %s ]; then printf '%s exists=1 file=0\\n'; "
+                "else printf '%s exists=0 file=0\\n'; fi" % (p, MARK, p, MARK, MARK))
 
     def remove(self, path):
         return "rm -f -- %s; printf '%s removed=1\\n'" % (shlex.quote(path), MARK)

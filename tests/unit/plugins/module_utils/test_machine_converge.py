@@ -105,7 +105,7 @@ def test_missing_image_is_refused_before_init(version, tmp_path, monkeypatch):
     monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client(version, [(['machine', 'inspect'], 'inspect_missing'), (['machine', 'list'], 'list_empty')],
                        tmp_path)
-    conv = Converger(c, path_exists=lambda p: False)
+    conv = Converger(c, path_exists=lambda p, file=False: False)
     with pytest.raises(MachineError, match='image=/nope.qcow2: no such file'):
         conv.converge(desired_from_params({'name': 'rec-c', 'image': '/nope.qcow2'}), 'present')
     assert not any(cmd[2] == 'init' for cmd in runner.commands())
@@ -344,3 +344,15 @@ def test_a_program_that_prints_no_version_is_a_clean_failure(tmp_path, monkeypat
     c, runner = client('5.8.6', [(['--version'], CommandResult([], 0, 'hello\n', '', 0))], tmp_path, cached=False)
     with pytest.raises(MachineError, match=r"--version printed no version \('hello\\n'\): is it podman\?"):
         c.caps
+
+
+def test_a_folder_given_as_image_is_refused_before_init(tmp_path, monkeypatch):
+    """Podman 4.3.1 takes a folder as --image-path and leaves a 0-byte disk behind."""
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalFiles as Files
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('4.3.1', [(['machine', 'inspect'], 'inspect_missing'), (['machine', 'list'], 'list_empty')],
+                       tmp_path)
+    conv = Converger(c, path_exists=Files().path_exists)
+    with pytest.raises(MachineError, match='image=%s is not a regular file' % re.escape(str(tmp_path))):
+        conv.converge(desired_from_params({'name': 'rec-c', 'image': str(tmp_path)}), 'present')
+    assert not any(cmd[2] == 'init' for cmd in runner.commands())

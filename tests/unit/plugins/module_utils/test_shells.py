@@ -217,3 +217,11 @@ def test_posix_file_operations_take_paths_that_look_like_options(tmp_path, monke
     assert (tmp_path / '-w' / '--help').read_text() == 'text'
     assert runner.ask('stdin_to_file', '-s/-f') is not None
     assert (tmp_path / '-s').is_dir()
+
+
+def test_posix_exists_tells_a_file_from_a_folder(tmp_path):
+    runner = RemoteRunner('/bin/sh', S.PosixShell(), sh_transport)
+    (tmp_path / 'f').write_text('x')
+    assert runner.path_exists(str(tmp_path / 'f'), file=True) and runner.path_exists(str(tmp_path / 'f'))
+    assert runner.path_exists(str(tmp_path)) and not runner.path_exists(str(tmp_path), file=True)
+    assert not runner.path_exists(str(tmp_path / 'none')) and not runner.path_exists(str(tmp_path / 'none'), file=True)

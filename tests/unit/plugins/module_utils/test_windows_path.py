@@ -48,12 +48,12 @@ class WindowsTarget(object):
             dest = ps_unquote(re.search(r"-Destination ('(?:[^']|'')*')", script).group(1))
             self.written[dest] = S.unb64(re.search(r"FromBase64String\('([^']*)'\)", script).group(1))
             return 0, '@@machinist written=1\r\n', ''
+        if 'exists=' in script:
+            return 0, '@@machinist exists=%d file=%d\r\n' % (path in self.files, path in self.files), ''
         if '-PathType Leaf' in script:
             if path in self.written:
                 return 0, '@@machinist found=1 data=%s\r\n' % S.b64(self.written[path]), ''
             return 0, '@@machinist found=0\r\n', ''
-        if 'exists=' in script:
-            return 0, '@@machinist exists=%d\r\n' % (path in self.files), ''
         if 'Remove-Item' in script:
             return 0, '@@machinist removed=1\r\n', ''
         raise AssertionError('unexpected script:\n' + script)
