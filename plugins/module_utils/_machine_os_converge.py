@@ -31,6 +31,11 @@ class MachineOSConverger(object):
 
     def _ssh(self, name, script, env, doing):
         res = self.runner.run(MO.ssh_argv(name, script), env=env, timeout=self.timeout)
+        if res.rc == MO.WRONG_MACHINE:
+            # podman ran the command in its default machine (NAME is no machine now); the guard refused it.
+            raise MachineError('machine %s is gone or was renamed while this task ran (podman machine ssh sent the %s '
+                               'to its default machine instead, where nothing was run). Check that %s exists and run '
+                               'again.%s' % (name, doing, name, _said(res)), res)
         return res
 
     def probe(self, name, packages, env):
@@ -46,6 +51,8 @@ class MachineOSConverger(object):
 
     def converge(self, name, packages, provider=None, method='auto', upgrade=False, base_image=None):
         packages = MO.check_packages(packages)
+        if base_image is not None:
+            MO.check_base_image(base_image)  # refused before anything reaches the machine
         self.client.check_provider(provider)
         env = cmds.provider_env(provider)
         facts = self.client.inspect([name], env=env).get(name)
