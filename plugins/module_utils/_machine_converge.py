@@ -222,17 +222,8 @@ class Converger(object):
             return result
 
         applied = []
-        for index, action in enumerate(plan.actions):
-            try:
-                self._apply(action, desired, facts)
-            except MachineError as e:
-                # What was done before the failure stays done (a created machine, a changed setting):
-                # the task reports it as changed, with the actions that completed.
-                e.extra.setdefault('changed', bool(applied))
-                e.extra.setdefault('applied', applied)
-                self._start_again(e, plan.actions[index + 1:], applied, desired, facts)
-                raise
-            applied.append({'action': action['action'], 'reason': action['reason'], 'command': action['argv']})
+        with self._creation_lock(name, creates, facts, env):
+            self._apply_all(plan, desired, facts, applied)
         result['warnings'] = plan.warnings + self.client.warnings
         if facts is not None and any(a['action'] == 'rm' for a in plan.actions):
             self.client.store.forget_host_key((facts.get('ssh') or {}).get('port'))
@@ -250,6 +241,36 @@ class Converger(object):
         result['machine'] = self.client.describe(after)
         result['diff']['after'] = F.managed_view(after)
         return result
+
+    def _apply_all(self, plan, desired, facts, applied):
+        for index, action in enumerate(plan.actions):
+            try:
+                self._apply(action, desired, facts)
+            except MachineError as e:
+                # What was done before the failure stays done (a created machine, a changed setting):
+                # the task reports it as changed, with the actions that completed.
+                e.extra.setdefault('changed', bool(applied))
+                e.extra.setdefault('applied', applied)
+                self._start_again(e, plan.actions[index + 1:], applied, desired, facts)
+                raise
+            applied.append({'action': action['action'], 'reason': action['reason'], 'command': action['argv']})
+
+    @contextlib.contextmanager
+    def _creation_lock(self, name, creates, facts, env):
+        """A creation holds the machine's name from a fresh inspect through init and any clean-up, so the
+        clean-up of a failed init can only ever remove what this task made."""
+        if not creates:
+            yield
+            return
+        try:
+            with self.runner.machine_lock(name):
+                if facts is None and name in self.client.inspect([name], env=env):
+                    raise MachineError('machine %s was created by another task while this one was planning; nothing '
+                                       'was changed. Run the task again to converge it' % name)
+                yield
+        except LockTimeout as exc:
+            raise MachineError('cannot create machine %s: another task has been creating or removing it for too long '
+                               '(%s). Wait for it, or remove that lock folder if no task is running' % (name, exc))
 
     def _start_again(self, error, remaining, applied, desired, facts):
         """A machine this task stopped to change it, and meant to run afterwards, is started again when a later
@@ -330,8 +351,10 @@ class Converger(object):
             if not self.runner.write_text(path, text):
                 raise MachineError('cannot write %s on the host that runs podman (%s needs it)' % (path, kind))
         timeout = self.start_timeout if kind == 'start' else None
-        # init, rm and set rewrite podman's client config (connections); podman 4 does it without a lock.
-        lock = self.runner.config_lock() if kind in ('init', 'rm', 'set') else contextlib.nullcontext()
+        # init, rm and set rewrite podman's client config (connections); podman 4 does it without a lock of
+        # its own (podman 5 and later lock podman-connections.json themselves, so nothing is held there).
+        locked = kind in ('init', 'rm', 'set') and self.client.caps.version.major == 4
+        lock = self.runner.config_lock() if locked else contextlib.nullcontext()
         try:
             with lock:
                 res = self.runner.run(action['argv'], env=action['env'], timeout=timeout)
@@ -348,6 +371,10 @@ class Converger(object):
         err = E.classify(res)
         if kind == 'init':
             self._init_failed(res, err, desired)
+        if res.timed_out:
+            raise MachineError('podman machine %s of %s did not finish within command_timeout=%ss and was stopped. Raise '
+                               'command_timeout if this host is slow.%s'
+                               % (kind, name, self.runner.default_timeout, _podman_said(res)), res)
         if kind == 'rm':
             if err.condition == E.NOT_FOUND:
                 return  # gone already: that is what was wanted
@@ -422,7 +449,11 @@ class Converger(object):
             cleaned = ' The half-created machine was removed again.'
         hint = ''
         timezone_failed = err.condition == E.TIMEZONE_LOOKUP or 'exit status 1' in (res.stderr or '')
-        if desired.get('timezone') is None and timezone_failed:
+        if res.timed_out:
+            hint = (' It did not finish within command_timeout=%ss and was stopped: init downloads the image when it '
+                    'is a URL or stream name, so raise command_timeout, or fetch the image first with '
+                    'machinist.podman.podman_machine_image.' % self.runner.default_timeout)
+        elif desired.get('timezone') is None and timezone_failed:
             hint = (' Podman reads the host time zone with timedatectl when timezone is not given, and that fails '
                     'on hosts without systemd: set timezone (for example UTC).')
         elif err.condition == E.NO_SUCH_FILE:

@@ -48,6 +48,7 @@ MACHINE_ARGS = dict(
     rosetta=dict(type='bool'),
     recreate=dict(type='bool', default=False),
     timeout=dict(type='int', default=600),
+    command_timeout=dict(type='int', default=1800),
     **COMMON_ARGS
 )
 
@@ -64,6 +65,7 @@ OS_ARGS = dict(
 INFO_ARGS = dict(
     name=dict(type='list', elements='str'),
     all_providers=dict(type='bool', default=False),
+    command_timeout=dict(type='int', default=300),
     **COMMON_ARGS
 )
 
@@ -77,10 +79,18 @@ def _finished(result, runner, diff):
     return result
 
 
+def _deadline(runner, params, field):
+    """Every podman call of the task gets a deadline: its own, or the option's."""
+    if params[field] <= 0:
+        raise SpecError('%s must be a positive number of seconds, not %d' % (field, params[field]))
+    runner.default_timeout = params[field]
+
+
 def machine_task(params, runner, check_mode=False, diff=False):
     desired = desired_from_params(params)
     if params['timeout'] <= 0:
         raise SpecError('timeout must be a positive number of seconds')
+    _deadline(runner, params, 'command_timeout')
     client = make_client(runner)
     converger = Converger(client, check_mode=check_mode, start_timeout=params['timeout'],
                           path_exists=runner.path_exists)
@@ -89,6 +99,7 @@ def machine_task(params, runner, check_mode=False, diff=False):
 
 def os_task(params, runner, check_mode=False, diff=False):
     """podman_machine_os: packages (and updates) in the machine's own OS, over `podman machine ssh`."""
+    _deadline(runner, params, 'timeout')
     client = make_client(runner)
     conv = MachineOSConverger(client, check_mode=check_mode, timeout=params['timeout'])
     return _finished(conv.converge(params['name'], params['packages'], provider=params['provider'],
@@ -97,6 +108,7 @@ def os_task(params, runner, check_mode=False, diff=False):
 
 
 def info_task(params, runner, check_mode=False, diff=False):
+    _deadline(runner, params, 'command_timeout')
     client = make_client(runner)
     machines, warnings = gather(client, params['name'], params['provider'], params['all_providers'])
     return {'changed': False, 'machines': machines, 'podman_version': str(client.caps.version),

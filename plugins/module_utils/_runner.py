@@ -24,10 +24,12 @@ import errno
 import fcntl
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
+import uuid
 
 from ansible_collections.machinist.podman.plugins.module_utils._shells import (
     ShellError, host_facts, parse_answer, unb64)
@@ -37,6 +39,15 @@ def no_such_program(executable):
     """The failure message when the podman program is not there (one wording for both paths)."""
     return ('executable=%s: no such program (looked for it as given and on PATH). Install podman, or give the full '
             'path of the podman program in executable' % executable)
+
+
+def _owner(lease):
+    """[token, expiry] of a lease folder's holder; [] while it is being taken or when unreadable."""
+    try:
+        with open(os.path.join(lease, 'owner')) as f:
+            return f.read().split()
+    except (IOError, OSError):
+        return []
 
 
 class LockTimeout(Exception):
@@ -135,21 +146,29 @@ class LocalFiles(object):
     def expand(self, path):
         return os.path.expanduser(path) if path else path
 
-    @contextlib.contextmanager
-    def config_lock(self, timeout=300):
-        """Holds this user's lock on podman's client config while a command rewrites it.
-
-        Podman 4 rewrites containers.conf (its connections) at init, rm and set without a lock of its
-        own: two at once, from tasks of several inventory hosts that are this one user, corrupted it
-        here. The lock file lives in the collection's state folder."""
-        folder = self.host()['state_base']
+    def lease_take(self, path, token, hold):
+        """The lease `path` (a folder: mkdir is atomic, here and through a connection alike), taken for `hold`
+        seconds; a lease whose holder's time ran out (it died) is broken. True when taken."""
         try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-        except OSError:
-            yield  # no state folder: run unlocked rather than not at all
-            return
-        with held_lock(os.path.join(folder, 'podman-config.lock'), timeout, mode=0o600):
-            yield
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            owner = _owner(path)
+            try:
+                expired = int(owner[1]) < time.time() if len(owner) >= 2 else os.stat(path).st_mtime < time.time() - 60
+            except (ValueError, OSError):
+                expired = False
+            if expired:
+                shutil.rmtree(path, ignore_errors=True)
+            return False
+        with open(os.path.join(path, 'owner'), 'w') as f:
+            f.write('%s %d\n' % (token, int(time.time() + hold)))
+        return True
+
+    def lease_drop(self, path, token):
+        owner = _owner(path)
+        if owner and owner[0] == token:
+            shutil.rmtree(path, ignore_errors=True)
 
     def host(self):
         from ansible_collections.machinist.podman.plugins.module_utils._state_store import default_base
@@ -157,7 +176,8 @@ class LocalFiles(object):
         return {'os': platform.system().lower(), 'arch': platform.machine(), 'home': home,
                 'admin': hasattr(os, 'geteuid') and os.geteuid() == 0, 'state_base': default_base(),
                 'cache_base': os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.join(home, '.cache'),
-                                           'machinist.podman')}
+                                           'machinist.podman'),
+                'config_base': os.environ.get('XDG_CONFIG_HOME') or os.path.join(home, '.config')}
 
 
 class Runner(object):
@@ -165,11 +185,47 @@ class Runner(object):
 
     path = os.path  # the path flavour of the podman host
 
+    # How long a holder may keep a lease before a waiter takes it for dead; a holder's every podman call
+    # has a deadline (default_timeout), so this is bounded too.
+    LEASE_HOLD = 3600
+
     @contextlib.contextmanager
+    def lease(self, path, timeout, hold=None):
+        """Holds the lease `path` (see lease_take) for the block, waiting up to `timeout` seconds for
+        another holder. The same mechanism on this host and on a target through a connection, so tasks of
+        either path exclude each other."""
+        token = uuid.uuid4().hex
+        hold = hold or self.LEASE_HOLD
+        deadline = time.monotonic() + timeout
+        while not self.lease_take(path, token, hold):
+            if time.monotonic() > deadline:
+                raise LockTimeout('%s: held by another run for over %d s' % (path, timeout))
+            time.sleep(0.5)
+        try:
+            yield
+        finally:
+            self.lease_drop(path, token)
+
     def config_lock(self, timeout=300):
-        """No lock (LocalFiles has the real one). Through a connection: podman 5, Windows' only podman,
-        locks its own connections file."""
-        yield
+        """This user's lock on podman's client config, while a command rewrites it.
+
+        Podman 4 rewrites containers.conf (its connections) at init, rm and set without a lock of its own:
+        two at once, from tasks of several inventory hosts that are this one user, corrupted it. The lock is
+        keyed on the file it protects and lies beside it. (Podman 5 and later lock their own connections
+        file, podman-connections.json.lock, so the converger asks for this lock on Podman 4 only.)"""
+        config = self.path.join(self.host()['config_base'], 'containers')
+        return self.lease(self.path.join(config, 'containers.conf.machinist-lock'), timeout,
+                          hold=(self.default_timeout or 0) + 120 if self.default_timeout else None)
+
+    def machine_lock(self, name, timeout=300):
+        """The lock on one machine's name, held across the inspect, init and clean-up of its creation, so a
+        failed init never removes a machine another task made meanwhile; other machines are not held up."""
+        folder = self.path.join(self.host()['state_base'], 'locks')
+        return self.lease(self.path.join(folder, 'machine-%s' % name), timeout,
+                          hold=3 * self.default_timeout + 120 if self.default_timeout else None)
+
+    # The deadline of a podman call made without one of its own (set from command_timeout).
+    default_timeout = None
 
     def __init__(self, executable, env=None):
         self.executable = executable
@@ -186,7 +242,7 @@ class Runner(object):
         merged.update(env or {})
         # podman's messages are what we classify: keep them in English.
         merged.setdefault('LC_ALL', 'C')
-        result = self._execute(list(argv), merged, timeout)
+        result = self._execute(list(argv), merged, timeout or self.default_timeout)
         self.calls.append(result)
         return result
 
@@ -304,3 +360,9 @@ class RemoteRunner(Runner):
     def expand(self, path):
         """~ (and on Windows %USERPROFILE%) against the target's home."""
         return self.shell.expand(path, self.host().get('home'))
+
+    def lease_take(self, path, token, hold):
+        return (self.ask('lease_take', path, token, hold) or {}).get('got') == '1'
+
+    def lease_drop(self, path, token):
+        self.ask('lease_drop', path, token)

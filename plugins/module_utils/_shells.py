@@ -238,9 +238,10 @@ class PowerShell(object):
             % ps_string(program or 'podman.exe'),
             'if ($c) { $i = Get-Item -LiteralPath $c.Source; $ident = "{0}:{1}:{2}:0" -f $c.Source, $i.Length, '
             '$i.LastWriteTimeUtc.Ticks }',
-            "Write-Output ('%s os=windows arch={0} admin={1} home={2} program={3}' -f $env:PROCESSOR_ARCHITECTURE, "
-            '[int]$admin, [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($env:USERPROFILE)), '
-            '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($ident)))' % MARK,
+            "Write-Output ('%s os=windows arch={0} admin={1} home={2} program={3} config={4}' -f "
+            '$env:PROCESSOR_ARCHITECTURE, [int]$admin, [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes('
+            '$env:USERPROFILE)), [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($ident)), '
+            '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes("$env:APPDATA")))' % MARK,
         ])
 
     # Windows has no XDG variables: the folders are under the profile, as podman's own are.
@@ -251,6 +252,40 @@ class PowerShell(object):
     @staticmethod
     def cache_base(home, xdg_cache=''):
         return ntpath.join(xdg_cache or ntpath.join(home, '.cache'), 'machinist.podman')
+
+    @staticmethod
+    def config_base(home, appdata=''):
+        """Where podman keeps its client config on Windows (Go's os.UserConfigDir: %APPDATA%)."""
+        return appdata or ntpath.join(home, 'AppData', 'Roaming')
+
+    def lease_take(self, path, token, hold):
+        """As PosixShell.lease_take: New-Item of a folder that exists fails, so one taker wins."""
+        p = ps_string(path)
+        owner = 'Join-Path %s owner' % p
+        return '\n'.join([
+            "$ErrorActionPreference = 'Stop'",
+            '$null = New-Item -ItemType Directory -Force -Path %s' % ps_string(self.path.dirname(path)),
+            '$now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()',
+            'try {',
+            '$null = New-Item -ItemType Directory -Path %s' % p,
+            "[IO.File]::WriteAllText((%s), ('{0} {1}' -f %s, ($now + %d)))" % (owner, ps_string(token), int(hold)),
+            "Write-Output '%s got=1'" % MARK,
+            '} catch {',
+            "$o = @(((Get-Content -LiteralPath (%s) -ErrorAction SilentlyContinue) -join ' ') -split ' ')" % owner,
+            '$old = (Get-Item -LiteralPath %s).LastWriteTimeUtc -lt [DateTime]::UtcNow.AddMinutes(-1)' % p,
+            'if (($o.Count -ge 2 -and [int64]$o[1] -lt $now) -or ($o.Count -lt 2 -and $old)) {',
+            'Remove-Item -LiteralPath %s -Recurse -Force; Write-Output \'%s got=0 broke=1\'' % (p, MARK),
+            "} else { Write-Output '%s got=0' }" % MARK,
+            '}',
+        ])
+
+    def lease_drop(self, path, token):
+        p = ps_string(path)
+        return '\n'.join([
+            "$o = @(((Get-Content -LiteralPath (Join-Path %s owner) -ErrorAction SilentlyContinue) -join ' ') -split ' ')" % p,
+            'if ($o[0] -eq %s) { Remove-Item -LiteralPath %s -Recurse -Force -ErrorAction SilentlyContinue }' % (ps_string(token), p),
+            "Write-Output '%s dropped=1'" % MARK,
+        ])
 
     def expand(self, path, home):
         return expand_windows_path(path, home)
@@ -329,11 +364,12 @@ class PosixShell(object):
         ident = ('i=; p=$(command -v %s 2>/dev/null) && p=$(readlink -f "$p" 2>/dev/null || printf %%s "$p") && '
                  'i="$p:$(stat -L -c \'%%s:%%Y:%%i\' "$p" 2>/dev/null || stat -L -f \'%%z:%%m:%%i\' "$p")"; '
                  % shlex.quote(program or 'podman'))
-        return (ident + 'printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s cache=%%s program=%%s\\n\' '
+        return (ident + 'printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s cache=%%s config=%%s program=%%s\\n\' '
                 '"$(uname -s | tr A-Z a-z)" "$(uname -m)" "$([ "$(id -u)" = 0 ] && echo 1 || echo 0)" '
                 '"$(printf %%s "$HOME" | base64 | tr -d \'\\n\')" '
                 '"$(printf %%s "${XDG_STATE_HOME:-}" | base64 | tr -d \'\\n\')" '
                 '"$(printf %%s "${XDG_CACHE_HOME:-}" | base64 | tr -d \'\\n\')" '
+                '"$(printf %%s "${XDG_CONFIG_HOME:-}" | base64 | tr -d \'\\n\')" '
                 '"$(printf %%s "$i" | base64 | tr -d \'\\n\')"' % MARK)
 
     @staticmethod
@@ -343,6 +379,28 @@ class PosixShell(object):
     @staticmethod
     def cache_base(home, xdg_cache=''):
         return posixpath.join(xdg_cache or posixpath.join(home, '.cache'), 'machinist.podman')
+
+    @staticmethod
+    def config_base(home, xdg_config=''):
+        """Where podman keeps its client config (containers/containers.conf under it)."""
+        return xdg_config or posixpath.join(home, '.config')
+
+    def lease_take(self, path, token, hold):
+        """Takes the lease `path` (a folder: mkdir is atomic) for `hold` seconds, or breaks one whose holder's
+        time ran out (it died); answers got=1 when taken."""
+        p = shlex.quote(path)
+        return ('umask 077; mkdir -p -- %s || exit 1; now=$(date +%%s); '
+                'if mkdir -- %s 2>/dev/null; then printf \'%%s %%s\\n\' %s "$((now + %d))" >%s/owner; printf \'%s got=1\\n\'; '
+                'else set -- $(cat %s/owner 2>/dev/null); '
+                'if { [ -n "${2:-}" ] && [ "$2" -lt "$now" ]; } || { [ -z "${2:-}" ] && [ -n "$(find %s -maxdepth 0 -mmin +1 2>/dev/null)" ]; }; '
+                'then rm -rf -- %s; printf \'%s got=0 broke=1\\n\'; else printf \'%s got=0\\n\'; fi; fi'
+                % (shlex.quote(self.path.dirname(path) or '.'), p, shlex.quote(token), int(hold), p, MARK, p, p, p,
+                   MARK, MARK))
+
+    def lease_drop(self, path, token):
+        p = shlex.quote(path)
+        return ('set -- $(cat %s/owner 2>/dev/null); if [ "${1:-}" = %s ]; then rm -rf -- %s; fi; printf \'%s dropped=1\\n\''
+                % (p, shlex.quote(token), p, MARK))
 
     def expand(self, path, home):
         if path and home and (path == '~' or path.startswith('~/')):
@@ -369,4 +427,5 @@ def host_facts(shell, fields):
             'admin': fields.get('admin') == '1', 'home': home, 'program_identity': unb64(fields.get('program')) or None}
     host['state_base'] = shell.state_base(home, unb64(fields.get('state')))
     host['cache_base'] = shell.cache_base(home, unb64(fields.get('cache')))
+    host['config_base'] = shell.config_base(home, unb64(fields.get('config')))
     return host

@@ -155,6 +155,19 @@ options:
         emulation need a few minutes.
     type: int
     default: 600
+  command_timeout:
+    description:
+      - Seconds any other podman command of the task (inspect, list, init, set, stop, rm) may run before it is
+        stopped and the task fails. C(init) downloads the image when O(image) is a URL or a stream name, so raise it
+        for slow links, or fetch the image first with M(machinist.podman.podman_machine_image).
+      - On Podman 4, whose client rewrites C(containers.conf) without a lock, init, rm and set run under this user's
+        lock beside that file; an init that downloads holds it for the download too, so other tasks of the user wait.
+        A local image (from M(machinist.podman.podman_machine_image)) keeps that wait to seconds. Podman 5 and later
+        lock their own connections file, and the module takes no such lock there.
+      - A creation also holds a lock on the machine's name, from a fresh inspect through init and the clean-up of a
+        failed init, so that clean-up only ever removes what this task made.
+    type: int
+    default: 1800
 seealso:
   - module: machinist.podman.podman_machine_info
   - name: podman-machine(1)

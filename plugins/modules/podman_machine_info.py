@@ -35,6 +35,10 @@ options:
         on other versions only the current provider's machines are listed and a warning says so.
     type: bool
     default: false
+  command_timeout:
+    description: Seconds each podman command (inspect, list) may run before it is stopped and the task fails.
+    type: int
+    default: 300
 """
 
 EXAMPLES = r"""

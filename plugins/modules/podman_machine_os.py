@@ -82,7 +82,7 @@ options:
         newline, a shell character) is refused, since it becomes the C(FROM) line of the derived image's Containerfile.
     type: str
   timeout:
-    description: Seconds each step may take (a package install, a build, a restart).
+    description: Seconds each step may take (a package install, a build, a restart), and each podman command.
     type: int
     default: 1800
 notes:

@@ -38,6 +38,20 @@ class ReplayRunner(Runner):
     def read_text(self, path):
         return self.config
 
+    # The host and its leases (the locks of the converger), recorded: their exclusion is tested in test_shells.
+    leases = None
+
+    def host(self):
+        return {'os': 'linux', 'arch': 'x86_64', 'home': '/home/u', 'state_base': '/home/u/.local/state/machinist.podman',
+                'config_base': '/home/u/.config'}
+
+    def lease_take(self, path, token, hold):
+        self.leases = (self.leases or []) + [path]
+        return True
+
+    def lease_drop(self, path, token):
+        pass
+
 
 def client(version, answers, tmp_path, cached=True):
     store = StateStore(base=str(tmp_path))
@@ -115,7 +129,7 @@ def test_failed_init_removes_the_half_made_machine(tmp_path, monkeypatch):
     monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('4.3.1', [(['machine', 'init'], CommandResult([], 125, 'Image resized.\n', 'Error: exit status 1\n', 0)),
                                  (['machine', 'rm'], 'rm')], tmp_path)
-    inspect_in_turn(runner, '4.3.1', ['inspect_missing', 'inspect_stopped'])
+    inspect_in_turn(runner, '4.3.1', ['inspect_missing', 'inspect_missing', 'inspect_stopped'])
     with pytest.raises(MachineError) as e:
         Converger(c).converge(desired_from_params({'name': 'rec-a', 'image': 'docker://x/y:1'}), 'present')
     assert 'set timezone (for example UTC)' in e.value.message
@@ -356,3 +370,63 @@ def test_a_folder_given_as_image_is_refused_before_init(tmp_path, monkeypatch):
     with pytest.raises(MachineError, match='image=%s is not a regular file' % re.escape(str(tmp_path))):
         conv.converge(desired_from_params({'name': 'rec-c', 'image': str(tmp_path)}), 'present')
     assert not any(cmd[2] == 'init' for cmd in runner.commands())
+
+
+def test_a_machine_made_by_another_task_meanwhile_is_neither_made_again_nor_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('5.8.6', [], tmp_path)
+    inspect_in_turn(runner, '5.8.6', ['inspect_missing', 'inspect_stopped'])
+    with pytest.raises(MachineError, match='machine rec-a was created by another task while this one was planning'):
+        Converger(c).converge(desired_from_params({'name': 'rec-a', 'image': 'docker://x/y:1'}), 'present')
+    assert [cmd[2] for cmd in runner.commands()] == ['inspect', 'inspect']
+    assert runner.leases == ['/home/u/.local/state/machinist.podman/locks/machine-rec-a']
+
+
+@pytest.mark.parametrize('version, locked', [('4.3.1', True), ('5.4.2', False), ('5.8.6', False)])
+def test_the_config_lock_is_taken_where_podman_takes_none(version, locked, tmp_path, monkeypatch):
+    """Podman 4 rewrites containers.conf unlocked; 5 and later lock podman-connections.json themselves (seen on
+    5.4.2: podman-connections.json.lock), so no task waits there for another's image download."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client(version, [(['machine', 'set'], 'set_resources')], tmp_path)
+    inspect_in_turn(runner, version, ['inspect_stopped', 'inspect_after_set'])
+    Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 3}), 'present')
+    config = '/home/u/.config/containers/containers.conf.machinist-lock'
+    assert runner.leases == ([config] if locked else None)
+
+
+def test_every_podman_call_of_a_task_has_a_deadline(tmp_path, monkeypatch):
+    """init, set, stop and rm had none: a hung podman held the task (and the config lock) for ever."""
+    from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import MACHINE_ARGS, machine_task
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    seen = []
+    c, runner = client('5.8.6', [(['machine', 'set'], 'set_resources')], tmp_path)
+    inspect_in_turn(runner, '5.8.6', ['inspect_stopped', 'inspect_after_set'])
+    original = runner._execute
+    runner._execute = lambda argv, env, timeout: seen.append(timeout) or original(argv, env, timeout)
+    runner.path_exists = lambda path, file=False: True
+    monkeypatch.setattr('ansible_collections.machinist.podman.plugins.module_utils._machine_tasks.make_client',
+                        lambda r: c)
+    params = dict((k, v.get('default')) for k, v in MACHINE_ARGS.items())
+    params.update(name='rec-a', cpus=3, command_timeout=77)
+    machine_task(params, runner)
+    assert seen == [77, 77, 77]
+    params['command_timeout'] = 0
+    with pytest.raises(Exception, match='command_timeout must be a positive number of seconds, not 0'):
+        machine_task(params, runner)
+
+
+@pytest.mark.parametrize('kind, says', [('set', 'podman machine set of rec-a did not finish within command_timeout=9s'),
+                                        ('init', 'It did not finish within command_timeout=9s')])
+def test_a_podman_call_stopped_at_its_deadline_is_named(kind, says, tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    hung = CommandResult([], -9, '', '', 9, timed_out=True)
+    c, runner = client('5.8.6', [([  'machine', kind], hung), (['machine', 'rm'], 'rm')], tmp_path)
+    runner.default_timeout = 9
+    if kind == 'set':
+        inspect_in_turn(runner, '5.8.6', ['inspect_stopped'])
+        desired = {'name': 'rec-a', 'cpus': 3}
+    else:
+        inspect_in_turn(runner, '5.8.6', ['inspect_missing', 'inspect_missing', 'inspect_missing'])
+        desired = {'name': 'rec-a', 'image': 'docker://x/y:1'}
+    with pytest.raises(MachineError, match=re.escape(says)):
+        Converger(c).converge(desired_from_params(desired), 'present')

@@ -103,12 +103,14 @@ def test_windows_home_expansion(path, expanded):
 
 
 def test_windows_host_answer():
-    fields = S.parse_answer('noise\r\n@@machinist os=windows arch=ARM64 admin=0 home=%s program=%s\r\n'
-                            % (S.b64('C:\\Users\\Jäne'), S.b64('C:\\Program Files\\podman.exe:1024:42:0')))
+    fields = S.parse_answer('noise\r\n@@machinist os=windows arch=ARM64 admin=0 home=%s program=%s config=%s\r\n'
+                            % (S.b64('C:\\Users\\Jäne'), S.b64('C:\\Program Files\\podman.exe:1024:42:0'),
+                               S.b64('D:\\Roaming')))
     host = S.host_facts(S.PowerShell(), fields)
     assert host == {'os': 'windows', 'arch': 'arm64', 'admin': False, 'home': 'C:\\Users\\Jäne',
                     'state_base': 'C:\\Users\\Jäne\\.local\\state\\machinist.podman',
                     'cache_base': 'C:\\Users\\Jäne\\.cache\\machinist.podman',
+                    'config_base': 'D:\\Roaming',
                     'program_identity': 'C:\\Program Files\\podman.exe:1024:42:0'}
 
 
@@ -181,24 +183,75 @@ def test_no_answer_is_a_clear_failure():
     assert res.rc == 255 and 'ssh: connect refused' in res.stderr
 
 
-def test_local_config_lock_is_exclusive(tmp_path, monkeypatch):
-    """Podman 4 rewrites containers.conf unlocked: init, rm and set run under this user's lock."""
-    import fcntl
-
+def lease_holders():
+    """A local runner and a runner through a real sh on this host: the two paths' leases, on one folder."""
     from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
-    runner = LocalRunner('/bin/true')
-    monkeypatch.setattr(runner, 'host', lambda: {'state_base': str(tmp_path / 'state')})
-    with runner.config_lock():
-        other = os.open(str(tmp_path / 'state' / 'podman-config.lock'), os.O_RDWR)
-        with pytest.raises(OSError):
-            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the block ends
-    # Held elsewhere: the wait is bounded and says which lock.
-    from ansible_collections.machinist.podman.plugins.module_utils._runner import LockTimeout, held_lock
-    with pytest.raises(LockTimeout, match='podman-config.lock: held by another run for over 0 s'):
-        with held_lock(str(tmp_path / 'state' / 'podman-config.lock'), 0):
+    return [LocalRunner('/bin/true'), RemoteRunner('/bin/true', S.PosixShell(), sh_transport)]
+
+
+@pytest.mark.parametrize('first, second', [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_a_lease_excludes_across_both_paths(first, second, tmp_path):
+    """Podman 4 rewrites containers.conf unlocked: init, rm and set run under this user's lease, which the
+    module path and the controller-side path take the same way (a folder made with mkdir)."""
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LockTimeout
+    a, b = lease_holders()[first], lease_holders()[second]
+    path = str(tmp_path / 'config' / 'containers' / 'containers.conf.machinist-lock')
+    with a.lease(path, 5):
+        assert os.path.isdir(path)
+        with pytest.raises(LockTimeout, match='containers.conf.machinist-lock: held by another run for over 1 s'):
+            with b.lease(path, 1):
+                pass
+        assert os.path.isdir(path)  # the waiter left the holder's lease alone
+    assert not os.path.exists(path)  # released when the block ends
+    with b.lease(path, 1):
+        pass
+
+
+@pytest.mark.parametrize('which', [0, 1])
+def test_a_lease_whose_holder_died_is_broken_once_its_time_ran_out(which, tmp_path):
+    runner = lease_holders()[which]
+    path = str(tmp_path / 'lease')
+    os.makedirs(path)
+    with open(os.path.join(path, 'owner'), 'w') as f:
+        f.write('deadbeef %d\n' % (time.time() - 5))  # a holder whose hold ended 5 s ago
+    start = time.time()
+    with runner.lease(path, 10):
+        with open(os.path.join(path, 'owner')) as f:
+            assert f.read().split()[0] != 'deadbeef'
+    assert time.time() - start < 5
+
+
+@pytest.mark.parametrize('which', [0, 1])
+def test_a_lease_still_held_is_not_broken(which, tmp_path):
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LockTimeout
+    runner = lease_holders()[which]
+    path = str(tmp_path / 'lease')
+    os.makedirs(path)
+    with open(os.path.join(path, 'owner'), 'w') as f:
+        f.write('alive %d\n' % (time.time() + 600))
+    with pytest.raises(LockTimeout):
+        with runner.lease(path, 1):
             pass
-    os.close(other)
+    assert open(os.path.join(path, 'owner')).read().startswith('alive ')
+
+
+def test_the_config_lock_lies_beside_the_config_it_protects(tmp_path, monkeypatch):
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
+    monkeypatch.setenv('XDG_CONFIG_HOME', str(tmp_path / 'cfg'))
+    with LocalRunner('/bin/true').config_lock():
+        assert os.path.isdir(str(tmp_path / 'cfg' / 'containers' / 'containers.conf.machinist-lock'))
+    remote = RemoteRunner('/bin/true', S.PosixShell(), lambda script: sh_transport('XDG_CONFIG_HOME=%s; export '
+                                                                                    'XDG_CONFIG_HOME; %s' % (tmp_path / 'r', script)))
+    with remote.config_lock():
+        assert os.path.isdir(str(tmp_path / 'r' / 'containers' / 'containers.conf.machinist-lock'))
+
+
+def test_powershell_lease_scripts_quote_their_paths():
+    path = "C:\\Users\\Jane O'Brien\\.local\\state\\machinist.podman\\locks\\machine-a"
+    take = S.PowerShell().lease_take(path, 'tok', 60)
+    assert 'New-Item -ItemType Directory -Path %s' % S.ps_quote(path) in take
+    assert "'tok'" in take and '+ 60' in take
+    assert 'Remove-Item -LiteralPath %s -Recurse -Force' % S.ps_quote(path) in S.PowerShell().lease_drop(path, 'tok')
 
 
 def test_posix_file_operations_take_paths_that_look_like_options(tmp_path, monkeypatch):
