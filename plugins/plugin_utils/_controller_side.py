@@ -25,7 +25,7 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.plugins.action.normal import ActionModule as ModuleAction
@@ -67,7 +67,9 @@ def remote_runner(action, executable):
             script = action._connection._shell._encode_script(script, strict_mode=False, preserve_rc=False)
         # Not sudoable: podman machine refuses root, and a TTY would mix stderr into stdout. Secrets go
         # on stdin, which Ansible does not print at any verbosity.
-        res = action._low_level_execute_command(script, sudoable=False, in_data=stdin)
+        # Connections take in_data as bytes (the local one passes it to a binary pipe).
+        res = action._low_level_execute_command(script, sudoable=False,
+                                                in_data=to_bytes(stdin) if stdin is not None else None)
         return res.get('rc'), to_text(res.get('stdout', '')), to_text(res.get('stderr', ''))
 
     return RemoteRunner(executable, shell, transport)

@@ -95,7 +95,28 @@ def test_an_argument_error_has_the_password_nowhere():
 
 def test_without_a_password_nothing_is_masked():
     result = controller.run_task(Action(dict(source='https://registry.example/disk')), {}, SPEC,
-                                 lambda params, runner, check_mode=False, diff=False: {'changed': False,
-                                                                                      'msg': 'kept a and b'},
+                                 lambda params, runner, check_mode=False, diff=False: {
+                                     'changed': False, 'msg': 'kept a and b'},
                                  executable=None)
     assert result == {'changed': False, 'msg': 'kept a and b', 'controller_side': True}
+
+
+def test_a_secret_on_stdin_reaches_the_target_through_ansibles_local_connection(tmp_path):
+    """Registry credentials go to the target on stdin; the local connection takes bytes only (a str crashed it)."""
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    connection = connection_loader.get('local', PlayContext(), None)
+
+    class Action(object):
+        _connection = connection
+
+        def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+            rc, out, err = connection.exec_command(cmd, in_data=in_data, sudoable=sudoable)
+            return {'rc': rc, 'stdout': out, 'stderr': err}
+
+    runner = controller.remote_runner(Action(), 'podman')
+    header = str(tmp_path / 'private' / 'headers')
+    assert runner.ask('stdin_to_file', header, stdin='Authorization: Bearer t0ken-ü\n') == {'written': '1'}
+    with open(header, encoding='utf-8') as f:
+        assert f.read() == 'Authorization: Bearer t0ken-ü\n'
