@@ -16,7 +16,8 @@ description:
   - So a play can target a machine's own OS, and a role author can point Molecule at a machine.
   - "Host keys are checked: C(ansible_ssh_common_args) points OpenSSH at the collection's own known_hosts file
     (the one the API modules use), with C(StrictHostKeyChecking=accept-new) (C(yes) with
-    O(ssh_host_key_checking=strict)). A machine's first key is recorded; a changed key is refused. M(machinist.podman.podman_machine) forgets a machine's key when it removes or
+    O(ssh_host_key_checking=strict)). A machine's first key is recorded; a changed key is refused.
+    M(machinist.podman.podman_machine) forgets a machine's key when it removes or
     creates the machine, so a new machine on a reused port is not refused."
   - "This holds under C(host_key_checking=False) (C(ANSIBLE_HOST_KEY_CHECKING=False), C(ansible.cfg)) too: each
     machine host gets C(ansible_host_key_checking=true) and C(ansible_ssh_host_key_checking=true). Without them the

@@ -185,8 +185,7 @@ class _Std(object):
                 if not data:
                     return
             obj = self._obj
-            for piece in self._decode(obj, data):
-                yield piece
+            yield from self._decode(obj, data)
             if not obj.eof:
                 return
             self.streams += 1

@@ -17,7 +17,7 @@ description:
   - Settings that C(podman machine set) can change (O(cpus), O(memory), O(disk_size) upwards, O(rootful),
     O(user_mode_networking) on WSL, O(usb) on qemu) converge in place. A running machine is stopped, changed and
     started again, and only when something differs. When the change fails after the stop, the machine is started
-    again all the same (best effort) and the message says whether that worked (RV(restarted) in the failed result).
+    again all the same (best effort) and the message says whether that worked (C(restarted) in the failed result).
   - Changes that C(set) cannot make (O(image), O(username), O(volumes), O(timezone), a smaller disk, CPUs or memory
     on WSL) never destroy the machine silently. The task fails with a message that names the option, the provider,
     and the way out, O(recreate=true).

@@ -271,12 +271,10 @@ def keys_in(value):
     if isinstance(value, dict):
         for k, v in value.items():
             yield k
-            for inner in keys_in(v):
-                yield inner
+            yield from keys_in(v)
     elif isinstance(value, list):
         for v in value:
-            for inner in keys_in(v):
-                yield inner
+            yield from keys_in(v)
 
 
 def test_a_loop_over_items_with_a_secret_key_is_no_log(run):

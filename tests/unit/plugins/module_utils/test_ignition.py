@@ -183,7 +183,6 @@ def test_rendering_is_stable():
     assert a == b and a.endswith('\n')
 
 
-
 # -- masking: what the module returns and shows in a diff ---------------------------------------
 BASE_WITH_HASH = {'ignition': {'version': '3.2.0'},
                   'passwd': {'users': [{'name': 'core', 'passwordHash': '$6$base$BaseHash', 'uid': 1001}]}}
@@ -228,7 +227,6 @@ def test_mask_text_of_a_file_that_is_not_json():
     assert I.mask_text(text) == 'left by hand { "passwordHash": "********", "name": "core"'
 
 
-
 @pytest.mark.parametrize('url, shown', [
     ('http://alice:s3cret@proxy.example:3128', 'http://********@proxy.example:3128'),
     ('https://alice:s3cret@proxy.example:3128/path?q=a@b', 'https://********@proxy.example:3128/path?q=a@b'),
@@ -254,7 +252,6 @@ def test_masked_and_mask_text_hide_proxy_credentials():
     assert I.mask_text(I.render(config)) == I.render(out)
     one_line = '{"ignition":{"version":"3.2.0","proxy":{"httpsProxy":"http:\\/\\/bob:pw@p:1"}}}'
     assert I.mask_text(one_line) == '{"ignition":{"version":"3.2.0","proxy":{"httpsProxy":"http://********@p:1"}}}'
-
 
 
 def test_secret_sources_are_the_data_urls_of_the_inline_contents():

@@ -351,7 +351,7 @@ def trickle(total, every=0.2):
         h.send_header('Content-Length', str(total))
         h.end_headers()
         try:
-            for _ in range(total):
+            for _byte in range(total):
                 h.wfile.write(b'x')
                 h.wfile.flush()
                 time.sleep(every)

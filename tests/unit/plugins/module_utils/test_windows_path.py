@@ -56,7 +56,7 @@ class WindowsTarget(object):
             self.written[dest] = S.unb64(re.search(r"FromBase64String\('([^']*)'\)", script).group(1))
             return 0, '@@machinist written=1\r\n', ''
         if 'exists=' in script:
-            return 0, '@@machinist exists=%d file=%d\r\n' % (path in self.files, path in self.files), ''
+            return 0, '@@machinist exists=%d file=%d\r\n' % (int(path in self.files), int(path in self.files)), ''
         if '-PathType Leaf' in script:
             if path in self.written:
                 return 0, '@@machinist found=1 data=%s\r\n' % S.b64(self.written[path]), ''
