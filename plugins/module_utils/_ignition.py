@@ -84,7 +84,7 @@ def _mode(value, field, default):
         raise IgnitionError('%s: %r must be an octal string such as "0644" or "0755": quote it in YAML, where an '
                             'unquoted 0644 is read as the number 420' % (field, value))
     text = value
-    if not re.match(r'^0?[0-7]{3,4}$', text):
+    if not re.fullmatch(r'0?[0-7]{3,4}', text):
         raise IgnitionError('%s: %r must be an octal string such as "0644" or "0755" (quote it in YAML, or it is '
                             'read as a decimal number)' % (field, value))
     mode = int(text, 8)
@@ -96,9 +96,9 @@ def _mode(value, field, default):
 def _owner(value, field):
     if value is None:
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r'[0-9]+', value)):
         return {'id': int(value)}
-    if not isinstance(value, str) or not re.match(r'^[a-z_][a-z0-9_.-]*\$?$', value):
+    if not isinstance(value, str) or not re.fullmatch(r'[a-z_][a-z0-9_.-]*\$?', value):
         raise IgnitionError('%s: %r is neither a user/group name nor a numeric id' % (field, value))
     return {'name': value}
 
@@ -106,7 +106,7 @@ def _owner(value, field):
 def _hash(value, field, needs):
     if value is None:
         return None
-    m = re.match(r'^(sha512|sha256)-([0-9a-f]+)$', str(value))
+    m = re.fullmatch(r'(sha512|sha256)-([0-9a-f]+)', str(value))
     if not m or len(m.group(2)) != {'sha512': 128, 'sha256': 64}[m.group(1)]:
         raise IgnitionError('%s: %r must be sha512-<128 hex digits> or sha256-<64 hex digits>' % (field, value))
     if m.group(1) == 'sha256':

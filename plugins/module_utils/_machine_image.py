@@ -284,7 +284,7 @@ def from_file(path, checksum=None, uncompressed_checksum=None, check_exists=True
                     uncompressed_sha256=uncompressed_checksum, source='file')
 
 
-_REF = re.compile(r'^docker://(?P<host>[^/]+)/(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$')
+_REF = re.compile(r'docker://(?P<host>[^/\s]+)/(?P<repo>[^:@\s]+)(?::(?P<tag>[^@\s]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?')
 
 
 class Registry(object):
@@ -361,7 +361,7 @@ class Registry(object):
 def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
     """The disk artifact of a machine-os index (podman 5's images): the entry whose `disktype`
     annotation, os and architecture match, then its one titled layer."""
-    m = _REF.match(ref)
+    m = _REF.fullmatch(ref)
     if not m:
         raise F.FetchError('source: %r is not docker://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]' % ref)
     reg = Registry(m.group('host'), insecure=insecure, username=username, password=password)

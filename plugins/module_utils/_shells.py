@@ -36,7 +36,7 @@ import re
 import shlex
 
 MARK = '@@machinist'
-_ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_ENV_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 # Characters Python's str.splitlines() breaks at: a line break inside a literal would be changed
 # by Ansible's PowerShell encoder, which strips every line of the script.
 _LINE_BREAKS = re.compile('[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
@@ -72,7 +72,7 @@ def unb64(value):
 
 def check_env(env):
     for name in env:
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             raise ShellError('environment variable name %r is not a plain name' % name)
 
 

@@ -305,3 +305,13 @@ def test_any_accepted_input_validates_and_round_trips(files, dirs, units, users,
         assert decode(c['source'], c.get('compression')) == f['content'].encode('utf-8')
         assert rendered[f['path']]['mode'] == int(f.get('mode', '0644'), 8)
     assert json.loads(I.render(config)) == config
+
+
+@pytest.mark.parametrize('check, value', [
+    ('_mode', '0644\n'), ('_owner', 'core\n'), ('_owner', '\u0661\u0662'), ('_hash', 'sha256-' + 'a' * 64 + '\n'),
+])
+def test_values_with_a_trailing_newline_or_other_scripts_digits_are_refused(check, value):
+    """Whole-value, ASCII-only checks: `$` lets a trailing newline through and isdigit() takes any script's digits."""
+    fn = getattr(I, check)
+    with pytest.raises(I.IgnitionError, match='f.x'):
+        fn(value, 'f.x', *({'_mode': (None,), '_hash': ([],)}.get(check, ())))

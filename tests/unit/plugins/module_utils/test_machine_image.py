@@ -440,3 +440,8 @@ def test_max_size_reads_units(value, expected):
 def test_max_size_refuses_what_is_not_a_size(value):
     with pytest.raises(F.FetchError, match='max_size'):
         M.size_in_bytes(value, 'max_size')
+
+
+def test_an_oci_reference_with_a_trailing_newline_is_refused():
+    with pytest.raises(F.FetchError, match='is not docker://REGISTRY/REPOSITORY'):
+        M.from_oci('docker://quay.io/podman/machine-os:5.4\n', 'x86_64', 'qemu')

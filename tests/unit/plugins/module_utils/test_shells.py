@@ -278,3 +278,10 @@ def test_posix_exists_tells_a_file_from_a_folder(tmp_path):
     assert runner.path_exists(str(tmp_path / 'f'), file=True) and runner.path_exists(str(tmp_path / 'f'))
     assert runner.path_exists(str(tmp_path)) and not runner.path_exists(str(tmp_path), file=True)
     assert not runner.path_exists(str(tmp_path / 'none')) and not runner.path_exists(str(tmp_path / 'none'), file=True)
+
+
+def test_env_names_are_whole_ascii_names():
+    for bad in ('X\n', 'X Y', '\u0661X', 'É'):
+        with pytest.raises(S.ShellError, match='is not a plain name'):
+            S.check_env({bad: '1'})
+    S.check_env({'CONTAINERS_MACHINE_PROVIDER': 'qemu'})
