@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 
 import pytest
 
 from ansible_collections.machinist.podman.plugins.inventory.podman_machines import connection_vars
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+from ansible_collections.machinist.podman.tests.unit.ssh_server import SSHServer, keygen
 
 
 FACTS = {'name': 'dev', 'ssh': {'port': 41234, 'user': 'core', 'identity_path': '/home/u/.ssh/dev'}}
@@ -72,7 +72,6 @@ def test_host_key_checking_false_in_the_environment_does_not_switch_off_the_mach
     assert 'UserKnownHostsFile=/home/u/.local/state/machinist.podman/known_hosts' in argv
 
 
-@pytest.mark.skipif(not shutil.which('ssh'), reason='needs the OpenSSH client')
 def test_openssh_itself_reads_accept_new_from_that_command_line(monkeypatch):
     monkeypatch.setenv('ANSIBLE_HOST_KEY_CHECKING', 'False')
     argv = _ssh_command(connection_vars(FACTS, '/k'))
@@ -95,67 +94,18 @@ def test_an_unknown_checking_mode_is_refused_naming_the_option():
         connection_vars(FACTS, '/k', checking='no')
 
 
-class _SSHServer(object):
-    """A real SSH server on 127.0.0.1 (paramiko's server side, with a host key ssh-keygen made) that
-    stands in for a machine's SSH port: enough for OpenSSH's host key check, which comes before
-    any authentication."""
-
-    def __init__(self, host_key_file, port=0):
-        import socket
-        import threading
-        import paramiko
-        self.key = paramiko.Ed25519Key.from_private_key_file(host_key_file)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(('127.0.0.1', port))
-        self.sock.listen(5)
-        self.port = self.sock.getsockname()[1]
-        self.transports = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        import paramiko
-        while True:
-            try:
-                conn, _addr = self.sock.accept()
-            except OSError:
-                return
-            t = paramiko.Transport(conn)
-            t.add_server_key(self.key)
-            self.transports.append(t)
-            try:
-                t.start_server(server=paramiko.ServerInterface())
-            except (paramiko.SSHException, EOFError, OSError):
-                pass
-
-    def close(self):
-        import socket
-        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept(); a bare close() would leave it listening
-        self.sock.close()
-        self.thread.join(5)
-        for t in self.transports:
-            t.close()
-
-
-def _keygen(path):
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(path)], check=True)
-    return str(path)
-
-
 def _run_ansibles_ssh(hostvars):
     argv = _ssh_command(hostvars)
     return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False)
 
 
-@pytest.mark.skipif(not shutil.which('ssh') or not shutil.which('ssh-keygen'), reason='needs the OpenSSH client')
 def test_through_real_openssh_a_changed_machine_key_is_refused_under_host_key_checking_false(tmp_path, monkeypatch):
     monkeypatch.setenv('ANSIBLE_HOST_KEY_CHECKING', 'False')
     monkeypatch.setenv('ANSIBLE_SSH_ARGS', '')  # no ControlMaster: each run is a new connection
     known = tmp_path / 'known_hosts'
-    first = _SSHServer(_keygen(tmp_path / 'host1'))
+    first = SSHServer(keygen(tmp_path / 'host1'))
     port = first.port
-    facts = {'name': 'dev', 'ssh': {'port': port, 'user': 'core', 'identity_path': _keygen(tmp_path / 'id')}}
+    facts = {'name': 'dev', 'ssh': {'port': port, 'user': 'core', 'identity_path': keygen(tmp_path / 'id')}}
     try:
         _run_ansibles_ssh(connection_vars(facts, str(known)))
     finally:
@@ -163,7 +113,7 @@ def test_through_real_openssh_a_changed_machine_key_is_refused_under_host_key_ch
     # accept-new recorded the first key (hashed, where ssh_config says HashKnownHosts yes, as Debian's does)...
     assert _recorded_keys(known, port) == [(tmp_path / 'host1.pub').read_text().split()[1]]
     # ...and refuses another one on the same port, which StrictHostKeyChecking=no would have let through.
-    second = _SSHServer(_keygen(tmp_path / 'host2'), port=port)
+    second = SSHServer(keygen(tmp_path / 'host2'), port=port)
     try:
         out = _run_ansibles_ssh(connection_vars(facts, str(known)))
         assert out.returncode == 255
@@ -184,13 +134,12 @@ def _recorded_keys(known, port):
     return [line.split()[2] for line in out.stdout.splitlines() if line and not line.startswith('#')]
 
 
-@pytest.mark.skipif(not shutil.which('ssh') or not shutil.which('ssh-keygen'), reason='needs the OpenSSH client')
 def test_through_real_openssh_strict_refuses_a_machine_whose_key_is_not_known(tmp_path, monkeypatch):
     monkeypatch.setenv('ANSIBLE_HOST_KEY_CHECKING', 'False')
     monkeypatch.setenv('ANSIBLE_SSH_ARGS', '')
     known = tmp_path / 'known_hosts'
-    server = _SSHServer(_keygen(tmp_path / 'host'))
-    facts = {'name': 'dev', 'ssh': {'port': server.port, 'user': 'core', 'identity_path': _keygen(tmp_path / 'id')}}
+    server = SSHServer(keygen(tmp_path / 'host'))
+    facts = {'name': 'dev', 'ssh': {'port': server.port, 'user': 'core', 'identity_path': keygen(tmp_path / 'id')}}
     try:
         out = _run_ansibles_ssh(connection_vars(facts, str(known), checking='strict'))
     finally:

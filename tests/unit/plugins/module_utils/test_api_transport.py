@@ -5,20 +5,17 @@ that OpenSSH's ssh-keygen made, and known_hosts files as OpenSSH writes them."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
-import threading
 
 import pytest
 
-paramiko = pytest.importorskip('paramiko')
+import paramiko
 
 from ansible_collections.machinist.podman.plugins.module_utils._api_transport import (  # noqa: E402
     SSHSession, SSHTarget, TransportError)
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore  # noqa: E402
+from ansible_collections.machinist.podman.tests.unit.ssh_server import SSHServer, keygen  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not shutil.which('ssh-keygen'), reason='needs OpenSSH ssh-keygen')
 
 
 class _AnyKey(paramiko.ServerInterface):
@@ -29,44 +26,6 @@ class _AnyKey(paramiko.ServerInterface):
         return paramiko.AUTH_SUCCESSFUL
 
 
-class _Server(object):
-    def __init__(self, host_key_file):
-        self.key = paramiko.Ed25519Key.from_private_key_file(host_key_file)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(5)
-        self.port = self.sock.getsockname()[1]
-        self.transports = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _addr = self.sock.accept()
-            except OSError:
-                return
-            t = paramiko.Transport(conn)
-            t.add_server_key(self.key)
-            self.transports.append(t)
-            try:
-                t.start_server(server=_AnyKey())
-            except (paramiko.SSHException, EOFError, OSError):
-                pass
-
-    def close(self):
-        self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        self.thread.join(5)
-        for t in self.transports:
-            t.close()
-
-
-def _keygen(path):
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(path)], check=True)
-    return str(path)
-
-
 def _public(path):
     with open(path + '.pub') as f:
         return ' '.join(f.read().split()[:2])
@@ -74,14 +33,14 @@ def _public(path):
 
 @pytest.fixture
 def server(tmp_path):
-    s = _Server(_keygen(tmp_path / 'host'))
+    s = SSHServer(keygen(tmp_path / 'host'), interface=_AnyKey)
     s.public = _public(str(tmp_path / 'host'))
     yield s
     s.close()
 
 
 def _connect(server, tmp_path, known_hosts, checking='accept-new'):
-    target = SSHTarget('127.0.0.1', server.port, 'core', identity=_keygen(tmp_path / ('id%d' % len(server.transports))),
+    target = SSHTarget('127.0.0.1', server.port, 'core', identity=keygen(tmp_path / ('id%d' % len(server.transports))),
                        known_hosts=str(known_hosts), host_key_checking=checking, timeout=10)
     session = SSHSession(target)
     try:
@@ -93,7 +52,7 @@ def _connect(server, tmp_path, known_hosts, checking='accept-new'):
 
 def test_a_key_recorded_on_first_use_goes_on_its_own_line_after_a_last_line_without_newline(tmp_path, server):
     known = tmp_path / 'known_hosts'
-    other = 'other.example ' + _public(_keygen(tmp_path / 'other'))
+    other = 'other.example ' + _public(keygen(tmp_path / 'other'))
     known.write_text(other)  # as a user's editor may leave it
     assert _connect(server, tmp_path, known).startswith('ssh-ed25519 SHA256:')
     assert known.read_text().splitlines() == [other, '[127.0.0.1]:%d %s' % (server.port, server.public)]
@@ -103,7 +62,7 @@ def test_a_key_recorded_on_first_use_goes_on_its_own_line_after_a_last_line_with
 def test_a_hashed_line_that_openssh_wrote_is_checked_and_forgotten(tmp_path, server):
     known = tmp_path / 'state' / 'known_hosts'
     known.parent.mkdir()
-    old = _public(_keygen(tmp_path / 'old'))
+    old = _public(keygen(tmp_path / 'old'))
     known.write_text('[127.0.0.1]:%d %s\n' % (server.port, old))
     subprocess.run(['ssh-keygen', '-H', '-f', str(known)], check=True, capture_output=True)
     assert known.read_text().startswith('|1|')

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 
@@ -13,7 +12,6 @@ import pytest
 
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
 
-pytestmark = pytest.mark.skipif(not shutil.which('ssh-keygen'), reason='needs OpenSSH ssh-keygen')
 
 
 def _key(tmp_path, name):
