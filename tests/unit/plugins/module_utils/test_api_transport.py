@@ -17,7 +17,6 @@ from ansible_collections.machinist.podman.plugins.module_utils._state_store impo
 from ansible_collections.machinist.podman.tests.unit.ssh_server import SSHServer, keygen  # noqa: E402
 
 
-
 class _AnyKey(paramiko.ServerInterface):
     def get_allowed_auths(self, username):
         return 'publickey'

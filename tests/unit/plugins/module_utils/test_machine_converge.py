@@ -420,7 +420,7 @@ def test_every_podman_call_of_a_task_has_a_deadline(tmp_path, monkeypatch):
 def test_a_podman_call_stopped_at_its_deadline_is_named(kind, says, tmp_path, monkeypatch):
     monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     hung = CommandResult([], -9, '', '', 9, timed_out=True)
-    c, runner = client('5.8.6', [([  'machine', kind], hung), (['machine', 'rm'], 'rm')], tmp_path)
+    c, runner = client('5.8.6', [(['machine', kind], hung), (['machine', 'rm'], 'rm')], tmp_path)
     runner.default_timeout = 9
     if kind == 'set':
         inspect_in_turn(runner, '5.8.6', ['inspect_stopped'])

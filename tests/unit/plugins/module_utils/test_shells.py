@@ -240,8 +240,10 @@ def test_the_config_lock_lies_beside_the_config_it_protects(tmp_path, monkeypatc
     monkeypatch.setenv('XDG_CONFIG_HOME', str(tmp_path / 'cfg'))
     with LocalRunner('/bin/true').config_lock():
         assert os.path.isdir(str(tmp_path / 'cfg' / 'containers' / 'containers.conf.machinist-lock'))
-    remote = RemoteRunner('/bin/true', S.PosixShell(), lambda script: sh_transport('XDG_CONFIG_HOME=%s; export '
-                                                                                    'XDG_CONFIG_HOME; %s' % (tmp_path / 'r', script)))
+
+    def transport(script):
+        return sh_transport('XDG_CONFIG_HOME=%s; export XDG_CONFIG_HOME; %s' % (tmp_path / 'r', script))
+    remote = RemoteRunner('/bin/true', S.PosixShell(), transport)
     with remote.config_lock():
         assert os.path.isdir(str(tmp_path / 'r' / 'containers' / 'containers.conf.machinist-lock'))
 

@@ -13,7 +13,6 @@ import pytest
 from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
 
 
-
 def _key(tmp_path, name):
     """A real public key, as a known_hosts line wants it ("type base64")."""
     path = tmp_path / name
