@@ -69,6 +69,8 @@ options:
       - "To close the window, pin O(ssh_host_key), or set V(strict) and put the machine's line
         (C([127.0.0.1]:PORT KEYTYPE BASE64)) into O(ssh_known_hosts) yourself, from a source named under
         O(ssh_host_key). Otherwise keep it short: connect right after the machine is created and started."
+      - "A qemu machine that M(machinist.podman.podman_machine) created (its O(machinist.podman.podman_machine#module:pin_host_key))
+        has no such window: its host key was placed through Ignition and recorded for its port before the first boot."
     type: str
     choices: [strict, accept-new]
   executable:

@@ -20,11 +20,16 @@ import re
 from ansible_collections.machinist.podman.plugins.module_utils import _errors as E
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils import _machine_facts as F
+from ansible_collections.machinist.podman.plugins.module_utils._ignition import data_url
 from ansible_collections.machinist.podman.plugins.module_utils._machine_plan import plan_machine
 from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import INIT_ONLY, classify_image
 from ansible_collections.machinist.podman.plugins.module_utils._providers import provider_refusal
 from ansible_collections.machinist.podman.plugins.module_utils._runner import LockTimeout, no_such_program
 from ansible_collections.machinist.podman.plugins.module_utils._versions import Capabilities, PodmanVersion
+
+
+# The guest's host key that a new machine gets through Ignition (see Converger._place_host_key).
+HOST_KEY = '/etc/ssh/ssh_host_ed25519_key'
 
 
 class MachineError(Exception):
@@ -168,12 +173,14 @@ class MachineClient(object):
 
 
 class Converger(object):
-    def __init__(self, client, check_mode=False, start_timeout=None, path_exists=None):
+    def __init__(self, client, check_mode=False, start_timeout=None, path_exists=None, pin_host_key=False):
         self.client = client
         self.runner = client.runner
         self.check_mode = check_mode
         self.start_timeout = start_timeout
         self.path_exists = path_exists
+        self.pin_host_key = pin_host_key
+        self._placed_key = None
 
     def _precheck_files(self, desired):
         if self.path_exists is None:
@@ -238,6 +245,9 @@ class Converger(object):
         if any(a['action'] == 'init' for a in plan.actions):
             self.client.store.save_record(after, desired, INIT_ONLY)
             self.client.store.forget_host_key((after.get('ssh') or {}).get('port'))
+            if self._placed_key and (after.get('ssh') or {}).get('port'):
+                self.client.store.pin_host_key(after['ssh']['port'], self._placed_key)
+                result['host_key_pinned'] = True
         result['machine'] = self.client.describe(after)
         result['diff']['after'] = F.managed_view(after)
         return result
@@ -306,6 +316,60 @@ class Converger(object):
                 'ed25519 -N "" -f %s) and put its public key in the Ignition config for the machine\'s user.'
                 % (name, key, key))
 
+    def _place_host_key(self, desired, env):
+        """Podman never checks a machine's SSH host key, so a first connection would trust whatever answers on
+        its port. For a machine this task just made from podman's own Ignition config on qemu, a host key
+        made here goes into that config before the first boot (Ignition writes it before sshd starts, and
+        sshd makes only the keys that are missing); its public half is recorded in the collection's
+        known_hosts once the machine runs. Returns 'ssh-ed25519 KEY', or None (with a warning) where this
+        cannot be done: the key is then trusted on first use, as before."""
+        name = desired['name']
+        if desired.get('ignition_path'):
+            return None  # the user's own config: the user places keys there
+        if desired.get('provider') not in (None, 'qemu') or self.client.host.get('os') == 'windows':
+            return None  # Ignition reaches other providers' guests in other ways: not done there
+        facts = self.client.inspect([name], env=env).get(name) or {}
+        ign = facts.get('ignition_file')
+        if facts.get('provider') != 'qemu' or not ign:
+            return None
+        try:
+            config = json.loads(self.runner.read_text(ign) or '')
+        except ValueError:
+            config = None
+        if not isinstance(config, dict):
+            self.client.warnings.append('machine %s: its Ignition config %s could not be read, so its SSH host key is '
+                                        'trusted on first use' % (name, ign))
+            return None
+        folder = self.runner.path.join(self.runner.host()['state_base'], 'keys')
+        key = self.runner.path.join(folder, 'host-%s' % name)
+        self.runner.write_text(key + '.new', '')  # makes the private folder
+        self.runner.remove(key + '.new')
+        self.runner.remove(key)
+        self.runner.remove(key + '.pub')
+        res = self.runner.run_program(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'machinist.podman %s' % name,
+                                       '-f', key])
+        private, public = self.runner.read_text(key), self.runner.read_text(key + '.pub')
+        self.runner.remove(key)
+        self.runner.remove(key + '.pub')
+        if not res.ok or not private or not public or len(public.split()) < 2:
+            self.client.warnings.append('machine %s: ssh-keygen could not make a host key on the host that runs podman '
+                                        '(%s), so its SSH host key is trusted on first use'
+                                        % (name, (res.stderr or '').strip() or 'rc %s' % res.rc))
+            return None
+        files = config.setdefault('storage', {}).setdefault('files', [])
+        files[:] = [f for f in files if f.get('path') not in (HOST_KEY, HOST_KEY + '.pub')]
+        for path, text, mode in ((HOST_KEY, private, 0o600), (HOST_KEY + '.pub', public, 0o644)):
+            source, compression = data_url(text.encode('utf-8'))
+            contents = {'source': source}
+            if compression:
+                contents['compression'] = compression
+            files.append({'path': path, 'mode': mode, 'overwrite': True, 'contents': contents})
+        if not self.runner.write_text(ign, json.dumps(config)):
+            self.client.warnings.append('machine %s: its Ignition config %s could not be rewritten, so its SSH host key '
+                                        'is trusted on first use' % (name, ign))
+            return None
+        return ' '.join(public.split()[:2])
+
     def _keep_machine_file(self, name, facts, env):
         """The machine's own JSON file before a command that rewrites it. Podman 4 rewrites it in place, so a
         podman stopped meanwhile (a start at its time limit) leaves it empty, and then no machine of the user
@@ -363,6 +427,8 @@ class Converger(object):
                                'long (%s). Wait for it, or remove the lock file if no task is running'
                                % (kind, desired['name'], exc))
         if res.ok:
+            if kind == 'init' and self.pin_host_key:
+                self._placed_key = self._place_host_key(desired, action['env'])
             return
         name = desired['name']
         if kind == 'start':

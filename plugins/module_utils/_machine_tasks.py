@@ -49,6 +49,7 @@ MACHINE_ARGS = dict(
     recreate=dict(type='bool', default=False),
     timeout=dict(type='int', default=600),
     command_timeout=dict(type='int', default=1800),
+    pin_host_key=dict(type='bool', default=True),
     **COMMON_ARGS
 )
 
@@ -93,7 +94,7 @@ def machine_task(params, runner, check_mode=False, diff=False):
     _deadline(runner, params, 'command_timeout')
     client = make_client(runner)
     converger = Converger(client, check_mode=check_mode, start_timeout=params['timeout'],
-                          path_exists=runner.path_exists)
+                          path_exists=runner.path_exists, pin_host_key=params['pin_host_key'])
     return _finished(converger.converge(desired, params['state'], recreate=params['recreate']), runner, diff)
 
 

@@ -179,6 +179,15 @@ class StateStore(object):
             return False
         return self.files.write_text(path, ''.join(kept))
 
+    def pin_host_key(self, port, key):
+        """Records `key` ('ssh-ed25519 AAAA...') as the machine's at `port`, in place of any line it had."""
+        self.forget_host_key(port)
+        path = self.known_hosts()
+        text = self.files.read_text(path) or ''
+        if text and not text.endswith('\n'):
+            text += '\n'
+        return self.files.write_text(path, text + ''.join('%s %s\n' % (name, key) for name in machine_host_names(port)))
+
     # -- init records --------------------------------------------------------------------
     def _record_path(self, config_dir, name):
         key = hashlib.sha256(('%s\0%s\0%s' % (self.executable, config_dir, name)).encode('utf-8')).hexdigest()[:24]

@@ -168,6 +168,18 @@ options:
         failed init, so that clean-up only ever removes what this task made.
     type: int
     default: 1800
+  pin_host_key:
+    description:
+      - Podman never checks a machine's SSH host key, so the first connection to a new machine would trust
+        whatever answers on its port. With V(true), a machine this task creates on qemu from podman's own Ignition
+        config gets an ed25519 host key made on the host (with C(ssh-keygen)), placed through that config before
+        the first boot, and its public half is recorded for the machine's port in the collection's known_hosts
+        (which the API modules, M(machinist.podman.port_forward) and the inventory plugin check). No private key is
+        left on the host outside podman's Ignition file, which is rewritten mode 0600.
+      - Not done for other providers, for O(ignition_path) (place a key in your own config), or where
+        C(ssh-keygen) is missing; a warning says so, and the key is then trusted on first use.
+    type: bool
+    default: true
 seealso:
   - module: machinist.podman.podman_machine_info
   - name: podman-machine(1)
@@ -222,6 +234,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+host_key_pinned:
+  description: The machine was created with a host key placed through its Ignition config and recorded (O(pin_host_key)).
+  returned: when a machine was created and its host key pinned
+  type: bool
 machine:
   description: The machine's facts after the task, the same for every podman version.
   returned: always

@@ -430,3 +430,77 @@ def test_a_podman_call_stopped_at_its_deadline_is_named(kind, says, tmp_path, mo
         desired = {'name': 'rec-a', 'image': 'docker://x/y:1'}
     with pytest.raises(MachineError, match=re.escape(says)):
         Converger(c).converge(desired_from_params(desired), 'present')
+
+
+CREATING_STAND_IN = r'''#!%(python)s
+# A podman stand-in for a creation on podman 4.3.1: inspect answers as the recorded 4.3.1 does for a
+# missing machine until init ran, then with the recorded inspect of the new machine, whose Ignition
+# file is this test's copy of the one podman 4.3.1 generated.
+import os, sys
+args = sys.argv[1:]
+made = %(made)r
+if args[:2] == ['machine', 'inspect']:
+    if os.path.exists(made):
+        sys.stdout.write(%(inspect)r)
+    else:
+        sys.stdout.write('[]\n')
+        sys.stderr.write('Error: rec-a: VM does not exist\n')
+        sys.exit(125)
+elif args[:2] == ['machine', 'init']:
+    open(made, 'w').close()
+elif args[:2] == ['machine', 'list']:
+    sys.stdout.write('[]\n')
+else:
+    sys.exit('unexpected: %%r' %% args)
+'''
+
+
+def test_a_new_machine_gets_a_host_key_placed_through_ignition_and_pinned(tmp_path, monkeypatch):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
+    from ansible_collections.machinist.podman.plugins.module_utils._state_store import machine_host_names
+    from ansible_collections.machinist.podman.tests.unit.plugins.module_utils.test_ignition import validate
+    from ansible_collections.machinist.podman.tests.unit.conftest import FIXTURES
+    monkeypatch.setenv('XDG_STATE_HOME', str(tmp_path / 'state'))
+    ign = tmp_path / 'rec-a.ign'
+    shutil.copy(os.path.join(FIXTURES, 'podman-4.3.1', 'machine.ign'), str(ign))
+    entries = json.loads(recorded('4.3.1', 'inspect_stopped')['stdout'])
+    entries[0]['Image']['IgnitionFilePath']['Path'] = str(ign)
+    (tmp_path / 'qemu').mkdir()  # podman 4's config folder is named after the provider
+    entries[0]['ConfigPath']['Path'] = str(tmp_path / 'qemu' / 'rec-a.json')
+    (tmp_path / 'qemu' / 'rec-a.json').write_text('{"Name": "rec-a"}')
+    podman = tmp_path / 'podman'
+    podman.write_text(CREATING_STAND_IN % {'python': sys.executable, 'inspect': json.dumps(entries),
+                                           'made': str(tmp_path / 'made')})
+    os.chmod(str(podman), 0o755)
+    store = StateStore(base=str(tmp_path / 'state' / 'machinist.podman'))
+    store.remember_version(str(podman), '4.3.1')
+    runner = LocalRunner(str(podman))
+    client = MachineClient(runner, store, {'os': 'linux', 'arch': 'x86_64'})
+    result = Converger(client, pin_host_key=True).converge(
+        desired_from_params({'name': 'rec-a', 'image': str(ign)}), 'present')
+    assert result['host_key_pinned'] is True
+    config = json.loads(ign.read_text())
+    placed = dict((f['path'], f) for f in config['storage']['files'])
+    assert placed['/etc/ssh/ssh_host_ed25519_key']['mode'] == 0o600
+    assert placed['/etc/ssh/ssh_host_ed25519_key']['overwrite'] is True
+    assert validate(config) == ''
+    # The public key recorded for the machine's port is the half of the private key placed in the guest.
+    import base64
+    import urllib.parse
+    source = placed['/etc/ssh/ssh_host_ed25519_key']['contents']['source']
+    private = (base64.b64decode(source.split(',', 1)[1]) if ';base64,' in source
+               else urllib.parse.unquote(source.split(',', 1)[1]).encode())
+    keyfile = tmp_path / 'placed'
+    keyfile.write_bytes(private)
+    os.chmod(str(keyfile), 0o600)
+    public = subprocess.run(['ssh-keygen', '-y', '-f', str(keyfile)], capture_output=True, text=True,
+                            check=True).stdout.split()[:2]
+    known = open(store.known_hosts()).read().splitlines()
+    port = entries[0]['SSHConfig']['Port']
+    assert sorted(known) == sorted('%s %s' % (n, ' '.join(public)) for n in machine_host_names(port))
+    assert not os.listdir(str(tmp_path / 'state' / 'machinist.podman' / 'keys'))  # no private key left on the host
