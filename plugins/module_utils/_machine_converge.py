@@ -181,6 +181,7 @@ class Converger(object):
         self.path_exists = path_exists
         self.pin_host_key = pin_host_key
         self._placed_key = None
+        self._kept = None  # the machine's file as it was before the command now running
 
     def _precheck_files(self, desired):
         if self.path_exists is None:
@@ -399,13 +400,13 @@ class Converger(object):
 
     def _apply(self, action, desired, facts):
         kind = action['action']
-        kept = None
+        self._kept = None
         if kind in ('start', 'stop', 'set'):
-            kept = self._keep_machine_file(desired['name'], facts, action['env'])
+            self._kept = self._keep_machine_file(desired['name'], facts, action['env'])
         try:
             self._apply_one(action, desired, facts)
         finally:
-            self._mend_machine_file(kept, desired['name'])
+            self._mend_machine_file(self._kept, desired['name'])
 
     def _apply_one(self, action, desired, facts):
         kind = action['action']
@@ -477,8 +478,11 @@ class Converger(object):
 
     def _start_failed(self, res, action, name):
         if res.timed_out:
-            # The runner killed the start and its VM; podman still marks the machine as starting,
-            # which would block the next start of any machine. Its own stop clears that.
+            # The runner killed the start and its VM, and Podman 4 may have been rewriting the machine's file
+            # then (seen on 4.3.1: its stop answered 'unexpected end of JSON input'): mend it first. Podman
+            # still marks the machine as starting, which would block the next start of any machine; its own
+            # stop clears that.
+            self._mend_machine_file(self._kept, name)
             stop = self.runner.run(cmds.stop_argv(name), env=action['env'], timeout=120)
             hint = self._console_hint(name, action['env'])
             raise MachineError('machine %s did not become ready within timeout=%ss, so the start was stopped. %s Raise '
