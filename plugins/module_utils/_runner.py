@@ -151,6 +151,9 @@ class LocalFiles(object):
         seconds; a lease whose holder's time ran out (it died) is broken. True when taken."""
         try:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        except OSError:
+            return True  # no folder for the lock: run unlocked rather than not at all (nothing to drop)
+        try:
             os.mkdir(path, 0o700)
         except FileExistsError:
             owner = _owner(path)
@@ -161,6 +164,8 @@ class LocalFiles(object):
             if expired:
                 shutil.rmtree(path, ignore_errors=True)
             return False
+        except OSError:
+            return True  # as above
         with open(os.path.join(path, 'owner'), 'w') as f:
             f.write('%s %d\n' % (token, int(time.time() + hold)))
         return True
@@ -215,7 +220,7 @@ class Runner(object):
         file, podman-connections.json.lock, so the converger asks for this lock on Podman 4 only.)"""
         config = self.path.join(self.host()['config_base'], 'containers')
         return self.lease(self.path.join(config, 'containers.conf.machinist-lock'), timeout,
-                          hold=(self.default_timeout or 0) + 120 if self.default_timeout else None)
+                          hold=self.default_timeout + 120 if self.default_timeout else None)
 
     def machine_lock(self, name, timeout=300):
         """The lock on one machine's name, held across the inspect, init and clean-up of its creation, so a

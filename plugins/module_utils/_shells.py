@@ -264,7 +264,8 @@ class PowerShell(object):
         owner = 'Join-Path %s owner' % p
         return '\n'.join([
             "$ErrorActionPreference = 'Stop'",
-            '$null = New-Item -ItemType Directory -Force -Path %s' % ps_string(self.path.dirname(path)),
+            'try { $null = New-Item -ItemType Directory -Force -Path %s } catch { Write-Output \'%s got=1 unlocked=1\'; '
+            'exit 0 }' % (ps_string(self.path.dirname(path)), MARK),
             '$now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()',
             'try {',
             '$null = New-Item -ItemType Directory -Path %s' % p,
@@ -389,12 +390,12 @@ class PosixShell(object):
         """Takes the lease `path` (a folder: mkdir is atomic) for `hold` seconds, or breaks one whose holder's
         time ran out (it died); answers got=1 when taken."""
         p = shlex.quote(path)
-        return ('umask 077; mkdir -p -- %s || exit 1; now=$(date +%%s); '
+        return ('umask 077; mkdir -p -- %s 2>/dev/null || { printf \'%s got=1 unlocked=1\\n\'; exit 0; }; now=$(date +%%s); '
                 'if mkdir -- %s 2>/dev/null; then printf \'%%s %%s\\n\' %s "$((now + %d))" >%s/owner; printf \'%s got=1\\n\'; '
                 'else set -- $(cat %s/owner 2>/dev/null); '
                 'if { [ -n "${2:-}" ] && [ "$2" -lt "$now" ]; } || { [ -z "${2:-}" ] && [ -n "$(find %s -maxdepth 0 -mmin +1 2>/dev/null)" ]; }; '
                 'then rm -rf -- %s; printf \'%s got=0 broke=1\\n\'; else printf \'%s got=0\\n\'; fi; fi'
-                % (shlex.quote(self.path.dirname(path) or '.'), p, shlex.quote(token), int(hold), p, MARK, p, p, p,
+                % (shlex.quote(self.path.dirname(path) or '.'), MARK, p, shlex.quote(token), int(hold), p, MARK, p, p, p,
                    MARK, MARK))
 
     def lease_drop(self, path, token):
