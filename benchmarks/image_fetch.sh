@@ -3,7 +3,7 @@
 # in one run: throughput ratio (target >= 0.9), peak memory of the fetch (target <= 64 MiB), and
 # the time of a cache hit (target < 0.1 s). The fetch downloads from a real HTTP server on
 # loopback (the tests' image_server.py), hashes the compressed bytes, decompresses, hashes the
-# result and writes the file, through the module's own code (_machine_image.ensure).
+# result and writes the file, through the module's own code (_image/sources.py ensure).
 #
 #   sudo benchmarks/image_fetch.sh [SIZE_MIB]      (default 2048)
 set -euo pipefail
@@ -40,7 +40,7 @@ for _try in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && 
 cat >"$work/img/fetch.py" <<PY
 import sys, time
 sys.path.insert(0, '$work/collections')
-from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
+from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
 cache = M.Cache(sys.argv[1])
 art = M.from_url('http://127.0.0.1:$port/files/$(basename "$image")', checksum='$sum')
 t = time.time()

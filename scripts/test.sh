@@ -5,15 +5,29 @@
 #
 #   sudo scripts/test.sh              everything
 #   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, docs, integration, api, images, e2e)
+#   sudo scripts/test.sh unit sanity  several suites
 #   PODMANS="host" sudo scripts/test.sh integration    integration against Debian 12's podman only
 #
-# The collection is built with ansible-galaxy and installed from the tarball; every test runs
-# against that installed copy. The last line counts the suites: "N passed, N failed".
+# One suite followed by arguments passes them on:
+#   sudo scripts/test.sh unit -k plan                  to pytest (a test file, -k, -x, ...)
+#   sudo scripts/test.sh sanity --test pep8            to ansible-test sanity
+#   PODMANS=host sudo scripts/test.sh integration podman_machine    only these integration targets
+#
+# The collection is built from the checkout as it is (ansible-galaxy) and installed from the tarball
+# before any suite runs; every test runs against that installed copy. The last line counts the suites:
+# "N passed, N failed". Without root, scripts/unit.sh runs the unit tests on the checkout itself.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root
-suites=${*:-build unit sanity docs integration api images e2e}
+known=" build unit sanity docs integration api images e2e "
+args=()
+if [ $# -gt 1 ] && [[ "$known" == *" $1 "* ]] && [[ "$known" != *" $2 "* ]]; then
+    suites=$1
+    args=("${@:2}")
+else
+    suites=${*:-build unit sanity docs integration api images e2e}
+fi
 PODMANS=${PODMANS:-host $MACHINIST_SUITES}
 
 bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
@@ -61,15 +75,20 @@ docs() {
 
 unit() {
     # The ignition tests check every config with the real ignition-validate: here it must be there.
-    as_user env PYTHONPATH="$work/collections" PYTHONDONTWRITEBYTECODE=1 MACHINIST_REQUIRE_IGNITION_VALIDATE=1 \
-        "$MACHINIST_VENV/bin/python" -m pytest -p no:cacheprovider -q "$collection/tests/unit"
+    # Arguments are pytest's, relative to the collection's root (tests/unit/... as in the checkout).
+    local what=("$@")
+    [ ${#what[@]} -gt 0 ] || what=(tests/unit)
+    (cd "$collection" && as_user env PYTHONPATH="$work/collections" PYTHONDONTWRITEBYTECODE=1 \
+        MACHINIST_REQUIRE_IGNITION_VALIDATE=1 "$MACHINIST_VENV/bin/python" -m pytest -p no:cacheprovider -q "${what[@]}")
 }
 
 sanity() {
     # No ignore file: every sanity test must pass as it is. ansible-test installs each test's pinned
     # tools into its own virtual environments under the test user's home, and keeps them there.
     [ ! -e "$collection/tests/sanity" ] || { echo "tests/sanity/ must not exist: no ignore entries"; return 1; }
-    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no) || return 1
+    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no "$@") || return 1
+    # Style the sanity tests do not check (ruff.toml): unused and undefined names, the import order.
+    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ruff" check --no-cache plugins tests scripts) || return 1
     # Roles, playbooks and Molecule scenarios with ansible-lint's production profile (.ansible-lint).
     install -o "$MACHINIST_USER" -m 0644 "$repo/.ansible-lint" "$collection/.ansible-lint"
     (cd "$collection" && as_user env ANSIBLE_COLLECTIONS_PATH="$work/collections" NO_COLOR=1 \
@@ -145,28 +164,37 @@ roles_e2e() {
     return $rc
 }
 
+# Every suite tests the checkout as it is: the collection is built and installed first, once.
+case " $suites " in
+    *" build "*) ;;
+    *) log "building the collection from the checkout"; build || die "the collection does not build" ;;
+esac
+
 for s in $suites; do
     case $s in
         build) suite "build and install the collection tarball" build ;;
-        unit) suite "unit tests" unit ;;
-        sanity) suite "ansible-test sanity" sanity ;;
+        unit) suite "unit tests" unit "${args[@]}" ;;
+        sanity) suite "ansible-test sanity" sanity "${args[@]}" ;;
         docs) suite "docs site (antsibull-docs, Sphinx)" docs ;;
         integration)
             for p in $PODMANS; do
                 targets=(podman_machine podman_machine_info ignition_config)
                 # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
                 [ "$p" != host ] || targets+=(playbooks)
+                [ ${#args[@]} = 0 ] || targets=("${args[@]}")
                 suite "integration against podman $p" integration "$p" "${targets[@]}"
             done
             # The controller-side path (what Windows targets get), POSIX scripts through the connection,
             # against both JSON shapes: the same targets, the same assertions.
             for p in host trixie; do
                 case " $PODMANS " in *" $p "*) ;; *) continue ;; esac
+                targets=(podman_machine podman_machine_info)
+                [ ${#args[@]} = 0 ] || targets=("${args[@]}")
                 EXTRA_CONFIG='machinist_podman_controller_side: true' suite \
-                    "integration against podman $p, controller-side path" integration "$p" podman_machine podman_machine_info
+                    "integration against podman $p, controller-side path" integration "$p" "${targets[@]}"
             done ;;
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
-        images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image ;;
+        images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image "${args[@]}" ;;
         e2e)
             # Real boots take minutes under emulation: the host's 4.3.1 and 5.4 (the image's guest version).
             for p in ${E2E_PODMANS:-host trixie}; do

@@ -5,7 +5,7 @@
 #
 #   scripts/unit.sh                                   every unit test
 #   scripts/unit.sh -k plan                           those whose name matches
-#   scripts/unit.sh tests/unit/plugins/module_utils/test_machine_plan.py
+#   scripts/unit.sh tests/unit/plugins/module_utils/_machine/test_plan.py
 #
 # It needs a Python with the test requirements (tests/requirements.txt): the one scripts/setup.sh
 # made, or set PYTHON. The ignition tests use ignition-validate and the SSH tests OpenSSH, when the

@@ -7,7 +7,7 @@ runs the same task on the controller through the connection (plugins/plugin_util
 
 from __future__ import annotations
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import MACHINE_ARGS, machine_task
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine import MACHINE_ARGS, machine_task
 from ansible_collections.machinist.podman.plugins.plugin_utils._controller_side import action_class
 
 ActionModule = action_class(MACHINE_ARGS, machine_task, path_options=('ignition_path', 'playbook'))

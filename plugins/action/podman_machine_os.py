@@ -7,7 +7,7 @@ runs the same task on the controller through the connection (plugins/plugin_util
 
 from __future__ import annotations
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import OS_ARGS, os_task
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine_os import OS_ARGS, os_task
 from ansible_collections.machinist.podman.plugins.plugin_utils._controller_side import action_class
 
 ActionModule = action_class(OS_ARGS, os_task)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # How the modules that use the libpod REST API reach it. Set them once for a play with
     # module_defaults: {group/machinist.podman.api: {machine: ...}}.
     DOCUMENTATION = r"""
@@ -35,21 +35,35 @@ options:
       - Seconds to wait for any one API answer (a pull or an image load may need more).
     type: int
     default: 120
+requirements:
+  - paramiko on the host that runs the module, for SSH (O(api_url=ssh://...) or O(api_transport=ssh)).
+notes:
+  - The API version prefix is the server's own C(Libpod-API-Version), read from C(/_ping), so Podman 4, 5 and 6
+    servers are all spoken to in their own version.
+  - Host keys are always checked; a changed key fails the task before anything is sent. An unknown key is taken on
+    first use only with O(ssh_host_key_checking=accept-new), the default with O(machine); see there for that window
+    and how to close it.
+"""
+
+    # The SSH options alone: the API modules' (above, with DOCUMENTATION) and port_forward's, which
+    # reaches gvproxy through the machine's SSH.
+    SSH = r"""
+options:
   ssh_identity:
     description:
-      - The private key for SSH. With O(machine), defaults to the machine's own key.
+      - The private key for SSH. For a machine, defaults to the machine's own key (from C(podman machine inspect)).
     type: path
   ssh_known_hosts:
     description:
       - The known_hosts file that SSH host keys are checked against.
-      - With O(machine), defaults to the collection's own file C($XDG_STATE_HOME/machinist.podman/known_hosts), which
+      - For a machine, defaults to the collection's own file C($XDG_STATE_HOME/machinist.podman/known_hosts), which
         M(machinist.podman.podman_machine) clears for a machine it removes or creates. Otherwise C(~/.ssh/known_hosts).
     type: path
   ssh_host_key:
     description:
       - Pin the server's host key, as an OpenSSH public key line (V(ssh-ed25519 AAAA...)). Then no known_hosts file
         is read or written, and any other key is refused.
-      - "The recommended setting with O(machine) wherever the trust-on-first-use window of V(accept-new) (see
+      - "The recommended setting for a machine wherever the trust-on-first-use window of V(accept-new) (see
         O(ssh_host_key_checking)) is not acceptable. Take the key from a source other than the machine's SSH port,
         such as a host key you provisioned yourself with Ignition (M(machinist.podman.ignition_config)), or on WSL
         C(wsl -d DISTRIBUTION cat /etc/ssh/ssh_host_ed25519_key.pub). C(podman machine ssh) is no such source: it
@@ -59,8 +73,8 @@ options:
     description:
       - V(strict) refuses a host that is not in O(ssh_known_hosts). V(accept-new) records an unknown host's key on
         first use (as OpenSSH's C(StrictHostKeyChecking=accept-new)); both refuse a key that changed.
-      - Defaults to V(accept-new) with O(machine) (a local VM on 127.0.0.1 that podman itself never checks) and
-        V(strict) with O(api_url).
+      - Defaults to V(accept-new) for a machine (a local VM on 127.0.0.1 that podman itself never checks) and
+        V(strict) for an explicit API URL.
       - "Trust on first use: with V(accept-new), a key is recorded without any check whenever O(ssh_known_hosts) has
         no line for the machine's port, that is at the first connection to a new machine and at the first after
         M(machinist.podman.podman_machine) forgot the key (when it removed or created the machine). In that window,
@@ -75,15 +89,7 @@ options:
     choices: [strict, accept-new]
   executable:
     description:
-      - The podman program used to look up O(machine). Not used with O(api_url).
+      - The podman program used to look up the machine by name (C(podman machine inspect)).
     type: str
     default: podman
-requirements:
-  - paramiko on the host that runs the module, for SSH (O(api_url=ssh://...) or O(api_transport=ssh)).
-notes:
-  - The API version prefix is the server's own C(Libpod-API-Version), read from C(/_ping), so Podman 4, 5 and 6
-    servers are all spoken to in their own version.
-  - Host keys are always checked; a changed key fails the task before anything is sent. An unknown key is taken on
-    first use only with O(ssh_host_key_checking=accept-new), the default with O(machine); see there for that window
-    and how to close it.
 """

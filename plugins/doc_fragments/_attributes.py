@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The attributes every module of the collection documents.
     DOCUMENTATION = r"""
 options: {}

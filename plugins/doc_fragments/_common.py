@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # Options every module that runs `podman machine` shares. Set them once for a play with
     # module_defaults: {group/machinist.podman.machine: {executable: ...}}.
     DOCUMENTATION = r"""

@@ -99,18 +99,16 @@ keyed_groups:
 # ansible -i machines.podman_machines.yml podman_machines_running -m ansible.builtin.raw -a 'uname -m'
 """
 
-import os
 import re
 import shlex
 
 from ansible.errors import AnsibleParserError
-from ansible.module_utils.common.process import get_bin_path
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineClient, MachineError
-from ansible_collections.machinist.podman.plugins.module_utils._machine_info import gather
-from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalRunner
-from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner, find_program, no_such_program
+from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineError, client_for
+from ansible_collections.machinist.podman.plugins.module_utils._machine.facts import ssh_login
+from ansible_collections.machinist.podman.plugins.module_utils._machine.info import gather
 
 
 def _group_part(text):
@@ -124,15 +122,15 @@ def connection_vars(facts, known_hosts, as_root=False, checking='accept-new'):
     """The ansible_* variables that reach a machine over SSH, with its host key checked."""
     if checking not in _CHECKING:
         raise ValueError('ssh_host_key_checking must be accept-new or strict, got %r' % (checking,))
-    ssh = facts.get('ssh') or {}
-    if not ssh.get('port'):
+    login = ssh_login(facts, as_root)
+    if not login:
         return {}
     return {
         'ansible_connection': 'ssh',
-        'ansible_host': '127.0.0.1',
-        'ansible_port': ssh['port'],
-        'ansible_user': 'root' if as_root else (ssh.get('user') or 'core'),
-        'ansible_ssh_private_key_file': ssh.get('identity_path'),
+        'ansible_host': login['host'],
+        'ansible_port': login['port'],
+        'ansible_user': login['user'],
+        'ansible_ssh_private_key_file': login['identity'],
         # Under host_key_checking=False the ssh connection adds -o StrictHostKeyChecking=no before
         # ansible_ssh_common_args, and OpenSSH takes the first value. Both names, since the plugin
         # reads the last one it finds and a group's value of either must not switch it off.
@@ -150,25 +148,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     NAME = 'machinist.podman.podman_machines'
 
     def verify_file(self, path):
-        return super(InventoryModule, self).verify_file(path) and \
+        return super().verify_file(path) and \
             path.endswith(('.podman_machines.yml', '.podman_machines.yaml'))
 
     def parse(self, inventory, loader, path, cache=True):
-        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         executable = self.get_option('executable')
-        found = executable if os.path.isabs(executable) else None
-        if found is None:
-            try:
-                found = get_bin_path(executable)
-            except ValueError:
-                found = None
-        if not found or not os.access(found, os.X_OK):
-            raise AnsibleParserError('executable=%s: no such program (looked for it as given and on PATH). Install '
-                                     'podman, or give the full path of the podman program in executable' % executable)
-        runner = LocalRunner(found)
-        store = StateStore(executable=found)
-        client = MachineClient(runner, store, runner.host())
+        found = find_program(executable)
+        if not found:
+            raise AnsibleParserError(no_such_program(executable))
+        client = client_for(LocalRunner(found))
         try:
             machines, warnings = gather(client, self.get_option('names'), self.get_option('provider'),
                                         self.get_option('all_providers'))
@@ -184,7 +174,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             name = facts['name']
             self.inventory.add_host(name, group=top)
             facts = client.describe(facts)
-            for key, value in connection_vars(facts, store.known_hosts(), self.get_option('root'),
+            for key, value in connection_vars(facts, client.store.known_hosts(), self.get_option('root'),
                                               self.get_option('ssh_host_key_checking')).items():
                 self.inventory.set_variable(name, key, value)
             self.inventory.set_variable(name, 'podman_machine', facts)

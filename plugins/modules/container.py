@@ -25,6 +25,7 @@ author:
   - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:
   - machinist.podman._api
+  - machinist.podman._api.SSH
   - machinist.podman._attributes
   - machinist.podman._attributes.ACTIONGROUP_API
 attributes:
@@ -178,47 +179,13 @@ api_url:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils._api_glue import (
-    API_ARGS, API_EXCLUSIVE, API_ONE_OF, open_api, run_api_task)
-from ansible_collections.machinist.podman.plugins.module_utils._container_converge import (
-    ContainerError, converge_container)
-from ansible_collections.machinist.podman.plugins.module_utils._container_spec import (
-    ContainerSpecError, desired_from_params)
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import run_api_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.container import CONTAINER_ARGS, CONTAINER_RULES, container_task
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='started', choices=['present', 'started', 'stopped', 'absent']),
-        image=dict(type='str'),
-        pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
-        command=dict(type='list', elements='str'),
-        env=dict(type='dict'),
-        labels=dict(type='dict'),
-        ports=dict(type='list', elements='str'),
-        volumes=dict(type='list', elements='str'),
-        network=dict(type='str', choices=['bridge', 'host', 'none', 'slirp4netns', 'pasta', 'private']),
-        restart_policy=dict(type='str', choices=['no', 'always', 'on-failure', 'unless-stopped']),
-        restart_retries=dict(type='int'),
-        recreate=dict(type='bool', default=False),
-        stop_timeout=dict(type='int', default=10),
-    )
-    argument_spec.update(API_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=API_EXCLUSIVE, required_one_of=API_ONE_OF,
-                           required_if=[('state', 'present', ['image']), ('state', 'started', ['image']),
-                                        ('state', 'stopped', ['image'])])
-    p = module.params
-    desired = None
-    if p['state'] != 'absent':
-        try:
-            desired = desired_from_params(p)
-        except ContainerSpecError as exc:
-            module.fail_json(msg=str(exc), changed=False)
-    api = open_api(module)
-    run_api_task(module, api, lambda: converge_container(
-        api, desired, p['name'], p['state'], recreate=p['recreate'], pull=p['pull'], stop_timeout=p['stop_timeout'],
-        check_mode=module.check_mode), ContainerError)
+    module = AnsibleModule(argument_spec=CONTAINER_ARGS, supports_check_mode=True, **CONTAINER_RULES)
+    run_api_module(module, container_task)
 
 
 if __name__ == '__main__':

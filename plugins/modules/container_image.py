@@ -20,6 +20,7 @@ author:
   - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:
   - machinist.podman._api
+  - machinist.podman._api.SSH
   - machinist.podman._attributes
   - machinist.podman._attributes.ACTIONGROUP_API
 attributes:
@@ -120,45 +121,15 @@ api_url:
   type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils._api_glue import (
-    API_ARGS, API_EXCLUSIVE, API_ONE_OF, open_api, run_api_task)
-from ansible_collections.machinist.podman.plugins.module_utils._container_image import (
-    ImageError, archive_image, converge_image)
-from ansible_collections.machinist.podman.plugins.module_utils._podman_api import registry_auth_header
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import run_api_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.container import IMAGE_ARGS, IMAGE_RULES, image_task
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        load_path=dict(type='path'),
-        pull=dict(type='str', default='missing', choices=['missing', 'always']),
-        username=dict(type='str'),
-        password=dict(type='str', no_log=True),
-        tls_verify=dict(type='bool'),
-        force=dict(type='bool', default=False),
-    )
-    argument_spec.update(API_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=API_EXCLUSIVE + [('load_path', 'username')],
-                           required_one_of=API_ONE_OF, required_together=[('username', 'password')])
-    p = module.params
-    if p['load_path']:
-        if not os.path.isfile(p['load_path']):
-            module.fail_json(msg='load_path=%s: no such file on the host that runs this task' % p['load_path'], changed=False)
-        try:
-            archive_image(p['load_path'])
-        except ImageError as exc:
-            module.fail_json(msg=str(exc), changed=False)
-    auth = registry_auth_header(p['username'], p['password']) if p['username'] else None
-    api = open_api(module)
-    run_api_task(module, api, lambda: converge_image(
-        api, p['name'], p['state'], load_path=p['load_path'], pull=p['pull'], auth=auth, tls_verify=p['tls_verify'],
-        force=p['force'], check_mode=module.check_mode, pull_timeout=max(p['api_timeout'], 600)), ImageError)
+    module = AnsibleModule(argument_spec=IMAGE_ARGS, supports_check_mode=True, **IMAGE_RULES)
+    run_api_module(module, image_task)
 
 
 if __name__ == '__main__':

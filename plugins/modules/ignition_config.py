@@ -322,109 +322,16 @@ replaced:
   elements: str
 """
 
-import json
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils import _ignition as I
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import run_in_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.ignition import IGNITION_ARGS, ignition_task
 
 
 def main():
-    owner = dict(type='str')
-    module = AnsibleModule(
-        argument_spec=dict(
-            dest=dict(type='path'),
-            base=dict(type='path'),
-            spec_version=dict(type='str', choices=list(I.SPECS)),
-            users=dict(type='list', elements='dict', options=dict(
-                name=dict(type='str', required=True), password_hash=dict(type='str', no_log=True),
-                ssh_authorized_keys=dict(type='list', elements='str', no_log=False), groups=dict(type='list', elements='str'),
-                uid=dict(type='int'), gecos=dict(type='str'), home_dir=dict(type='str'), shell=dict(type='str'),
-                primary_group=dict(type='str'), system=dict(type='bool'), no_create_home=dict(type='bool'),
-                should_exist=dict(type='bool'))),
-            groups=dict(type='list', elements='dict', options=dict(
-                name=dict(type='str', required=True), gid=dict(type='int'), system=dict(type='bool'),
-                should_exist=dict(type='bool'))),
-            files=dict(type='list', elements='dict', options=dict(
-                path=dict(type='str', required=True), content=dict(type='str', no_log=True), src=dict(type='path'),
-                content_base64=dict(type='str', no_log=True), url=dict(type='str'), hash=dict(type='str'),
-                compression=dict(type='str', choices=['gzip']), mode=dict(type='raw'), owner=owner, group=owner,
-                overwrite=dict(type='bool'), append=dict(type='bool', default=False))),
-            directories=dict(type='list', elements='dict', options=dict(
-                path=dict(type='str', required=True), mode=dict(type='raw'), owner=owner, group=owner,
-                overwrite=dict(type='bool'))),
-            links=dict(type='list', elements='dict', options=dict(
-                path=dict(type='str', required=True), target=dict(type='str', required=True), hard=dict(type='bool'),
-                owner=owner, group=owner, overwrite=dict(type='bool'))),
-            units=dict(type='list', elements='dict', options=dict(
-                name=dict(type='str', required=True), contents=dict(type='str'), enabled=dict(type='bool'),
-                mask=dict(type='bool'), dropins=dict(type='list', elements='dict'))),
-            kernel_arguments=dict(type='dict'),
-            merge=dict(type='list', elements='dict'),
-            replace=dict(type='dict'),
-            tls_cas=dict(type='list', elements='dict'),
-            proxy=dict(type='dict', options=dict(
-                http_proxy=dict(type='str', no_log=True), https_proxy=dict(type='str', no_log=True),
-                no_proxy=dict(type='list', elements='str'))),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    for i, f in enumerate(p['files'] or []):
-        if f.get('src') and not f.get('content_base64'):
-            module.fail_json(msg='files[%d].src: %s was not read on the controller; call the module by its full name '
-                                 '(machinist.podman.ignition_config) so its action plugin runs' % (i, f['src']))
-    base = None
-    if p['base']:
-        try:
-            with open(p['base']) as fh:
-                base = json.load(fh)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='base: cannot read %s: %s' % (p['base'], exc))
-        except ValueError as exc:
-            module.fail_json(msg='base: %s is not JSON: %s' % (p['base'], exc))
-    try:
-        config, version, replaced = I.assemble(p, base)
-        # A no_log content is shown in no form: the data URL it becomes is masked wherever it appears too.
-        module.no_log_values.update(I.secret_sources(p))
-    except I.IgnitionError as exc:
-        module.fail_json(msg=str(exc))
-    text = I.render(config)
-    # Masked here, not by Ansible: no_log covers the options' hashes, not those read from the base file.
-    result = dict(changed=False, config=I.masked(config), version=version, sha512=I.sha512(text), replaced=replaced)
-    if p['dest']:
-        try:
-            with open(p['dest']) as fh:
-                old = fh.read()
-        except (IOError, OSError):
-            old = None
-        if old != text:
-            result['changed'] = True
-            if module._diff:
-                # The old file's hashes are no option's value, so Ansible would not mask them: both sides masked here.
-                result['diff'] = {'before': I.mask_text(old or ''), 'after': I.mask_text(text),
-                                  'before_header': p['dest'], 'after_header': p['dest']}
-            if not module.check_mode:
-                folder = os.path.dirname(os.path.abspath(p['dest']))
-                if not os.path.isdir(folder):
-                    module.fail_json(msg='dest: the folder %s does not exist' % folder)
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(p['dest']))
-                try:
-                    with os.fdopen(fd, 'w') as fh:
-                        fh.write(text)
-                    os.chmod(tmp, 0o600)
-                    os.rename(tmp, p['dest'])
-                except (IOError, OSError) as exc:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-                    module.fail_json(msg='dest: cannot write %s: %s' % (p['dest'], exc))
-        elif (os.stat(p['dest']).st_mode & 0o777) != 0o600:
-            result['changed'] = True
-            if not module.check_mode:
-                os.chmod(p['dest'], 0o600)
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=IGNITION_ARGS, supports_check_mode=True)
+    run_in_module(module, ignition_task, runner=LocalFiles())
 
 
 if __name__ == '__main__':

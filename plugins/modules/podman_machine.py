@@ -287,7 +287,9 @@ controller_side:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import MACHINE_ARGS, machine_task, run_in_module
+
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import run_in_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine import MACHINE_ARGS, machine_task
 
 
 def main():

@@ -228,46 +228,17 @@ controller_side:
   type: bool
 """
 
-import os
-import platform
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils import _image_fetch as F
-from ansible_collections.machinist.podman.plugins.module_utils import _machine_image as M
-from ansible_collections.machinist.podman.plugins.module_utils._image_tasks import (
-    IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, fetch_failure, limits, resolve)
-from ansible_collections.machinist.podman.plugins.module_utils._runner import LocalFiles
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import run_in_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.image import IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, image_module_task
 
 
 def main():
-    module = AnsibleModule(argument_spec=IMAGE_ARGS, required_together=IMAGE_REQUIRED_TOGETHER,
-                           supports_check_mode=True)
-    p = module.params
-    arch = p['arch'] or M.fcos_arch(platform.machine())
-    local = LocalFiles()
-    cache_dir = p['cache_dir'] or os.path.join(local.host()['cache_base'], 'images')
-    if p['prune_keep'] is not None and p['prune_keep'] < 1:
-        module.fail_json(msg='prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
-    art = None
-    try:
-        timeout, max_size = limits(p)
-        art = resolve(p, arch, local.expand)
-        cache = M.Cache(cache_dir)
-        progress = p['progress_file'] or os.path.join(cache_dir, '.partial', art.key() + '.progress')
-        out = M.ensure(cache, art, verify=p['verify'], check_mode=module.check_mode, progress_path=progress,
-                       lock_timeout=p['lock_timeout'], timeout=timeout, max_size=max_size)
-        pruned = []
-        if p['prune_older_than_days'] is not None or p['prune_keep'] is not None:
-            pruned = cache.prune(out['path'], p['prune_older_than_days'], p['prune_keep'], check_mode=module.check_mode)
-    except F.FetchError as exc:
-        failed = fetch_failure(exc, art)
-        failed.pop('failed')
-        module.fail_json(**failed)
-    rec = out['record'] or {}
-    module.exit_json(changed=out['changed'] or bool(pruned), path=out['path'], sha256=rec.get('sha256'),
-                     uncompressed_sha256=rec.get('uncompressed_sha256'), size=rec.get('size'), source=art.describe(),
-                     release=art.release, cache_hit=out['cache_hit'], resumed=out.get('resumed', False), pruned=pruned)
+    module = AnsibleModule(argument_spec=IMAGE_ARGS, required_together=IMAGE_REQUIRED_TOGETHER, supports_check_mode=True)
+    # No podman here: the image goes into the cache on this host, through its files.
+    run_in_module(module, image_module_task, runner=LocalFiles())
 
 
 if __name__ == '__main__':

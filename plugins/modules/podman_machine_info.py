@@ -87,7 +87,9 @@ controller_side:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import INFO_ARGS, info_task, run_in_module
+
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import run_in_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine import INFO_ARGS, info_task
 
 
 def main():

@@ -166,7 +166,9 @@ controller_side:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import OS_ARGS, os_task, run_in_module
+
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import run_in_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine_os import OS_ARGS, os_task
 
 
 def main():

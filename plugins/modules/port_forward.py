@@ -26,6 +26,7 @@ description:
 author:
   - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:
+  - machinist.podman._api.SSH
   - machinist.podman._attributes
 attributes:
   check_mode:
@@ -99,34 +100,6 @@ options:
         any working directory).
     type: bool
     default: true
-  executable:
-    description: The podman program used to look up O(machine).
-    type: str
-    default: podman
-  ssh_identity:
-    description: The private key for SSH into the machine. Defaults to the machine's own key from C(inspect).
-    type: path
-  ssh_known_hosts:
-    description:
-      - The known_hosts file the machine's SSH host key is checked against, recorded there on first use.
-        Defaults to the collection's own C($XDG_STATE_HOME/machinist.podman/known_hosts).
-    type: path
-  ssh_host_key:
-    description:
-      - Pin the machine's SSH host key (an OpenSSH public key line) instead of using a known_hosts file.
-      - Recommended where the trust-on-first-use window of V(accept-new) is not acceptable; where to take the key
-        from is in the C(ssh_host_key) option of M(machinist.podman.container).
-    type: str
-  ssh_host_key_checking:
-    description:
-      - V(accept-new) records an unknown machine's key on first use; V(strict) refuses it.
-      - "With V(accept-new), the first connection to a new machine, and the first after
-        M(machinist.podman.podman_machine) forgot its key (it removed or created the machine), records whatever
-        answers on C(127.0.0.1) at the machine's port, unchecked. Pin O(ssh_host_key), or use V(strict) with a
-        known_hosts line you wrote, to close that window."
-    type: str
-    choices: [strict, accept-new]
-    default: accept-new
 requirements:
   - paramiko on the host that runs the module, with O(machine).
 notes:
@@ -182,116 +155,13 @@ clashes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils import _gvproxy as G
-from ansible_collections.machinist.podman.plugins.module_utils._api_glue import (
-    guest_socket, machine_facts, machine_ssh_target)
-from ansible_collections.machinist.podman.plugins.module_utils._api_transport import (
-    Endpoint, SSHSession, TransportError)
-from ansible_collections.machinist.podman.plugins.module_utils._machine_converge import MachineError
-from ansible_collections.machinist.podman.plugins.module_utils._podman_api import APIError, PodmanAPI
-from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
-
-
-def owner_namer(facts, session):
-    """Names who made a forward: podman for the machine's SSH port, else the container publishing it."""
-    cache = {}
-
-    def containers():
-        if 'list' not in cache:
-            cache['list'] = []
-            if session is not None and not facts.get('rootful'):
-                try:
-                    api = PodmanAPI(Endpoint(session=session, remote_path=guest_socket(facts)), timeout=30)
-                    cache['list'] = api.container_list(all=False)
-                except (APIError, TransportError):
-                    pass
-        return cache['list']
-
-    def owner_of(forward):
-        port = forward['local'].rpartition(':')[2]
-        if facts and str((facts.get('ssh') or {}).get('port')) == port and forward['remote'].endswith(':22'):
-            return 'podman itself (the SSH port of machine %s)' % facts.get('name')
-        names = []
-        for c in containers():
-            for p in c.get('Ports') or []:
-                if str(p.get('host_port')) == port and (p.get('protocol') or 'tcp') == forward.get('protocol', 'tcp'):
-                    names.extend(c.get('Names') or [c.get('Id', '')[:12]])
-        if names:
-            return 'container %s (podman forwards the ports containers publish)' % ', '.join(sorted(set(names)))
-        return 'another owner (not declared by this collection; podman makes such forwards for published container ports)'
-
-    return owner_of
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import run_api_module
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.forward import FORWARD_ARGS, FORWARD_RULES, forward_task
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            machine=dict(type='str'),
-            gvproxy_socket=dict(type='path'),
-            forwards=dict(type='list', elements='dict', required=True, options=dict(
-                host_port=dict(type='int'),
-                host_ip=dict(type='str', default='127.0.0.1'),
-                host_socket=dict(type='str'),
-                guest_ip=dict(type='str', default=G.GUEST_IP),
-                guest_port=dict(type='int'),
-                protocol=dict(type='str', choices=['tcp', 'udp', 'unix']),
-            )),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            exclusive=dict(type='bool', default=False),
-            persist=dict(type='bool', default=True),
-            executable=dict(type='str', default='podman'),
-            ssh_identity=dict(type='path'),
-            ssh_known_hosts=dict(type='path'),
-            ssh_host_key=dict(type='str', no_log=False),
-            ssh_host_key_checking=dict(type='str', default='accept-new', choices=['strict', 'accept-new']),
-        ),
-        mutually_exclusive=[('machine', 'gvproxy_socket')],
-        required_one_of=[('machine', 'gvproxy_socket')],
-        supports_check_mode=True,
-    )
-    p = module.params
-    try:
-        desired = [G.normalise(dict((k, v) for k, v in f.items() if v is not None and not (k == 'host_ip' and f.get('host_socket'))), i)
-                   for i, f in enumerate(p['forwards'])]
-    except G.ForwardError as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    keys = [G.key(f) for f in desired]
-    if len(keys) != len(set(keys)):
-        module.fail_json(msg='forwards: the same host address is declared twice: %s'
-                         % ', '.join(sorted(set(k for k in keys if keys.count(k) > 1))), changed=False)
-
-    session = None
-    facts = None
-    try:
-        if p['machine']:
-            facts = machine_facts(module, p['machine'])
-            if facts.get('provider') == 'wsl' and not facts.get('user_mode_networking'):
-                module.fail_json(msg='machine=%s is a WSL machine without user-mode networking: it has no gvproxy to '
-                                     'forward ports. Recreate it with user_mode_networking: true' % p['machine'], changed=False)
-            if facts.get('state') != 'running':
-                module.fail_json(msg='machine=%s is %s: gvproxy runs only while the machine runs. Start it first '
-                                     '(podman_machine with state: started)' % (p['machine'], facts.get('state')), changed=False)
-            session = SSHSession(machine_ssh_target(dict(p, api_timeout=60), facts))
-            forwarder = G.Forwarder(Endpoint(session=session, remote_tcp=G.GATEWAY))
-            record = G.GuestRecord(session) if p['persist'] else G.HostRecord(StateStore(), machine=p['machine'])
-        else:
-            forwarder = G.Forwarder(Endpoint(unix_path=p['gvproxy_socket']))
-            record = G.HostRecord(StateStore(), socket_path=p['gvproxy_socket'])
-        out = G.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
-                                  check_mode=module.check_mode, owner_of=owner_namer(facts, session))
-    except G.ForwardError as exc:
-        module.fail_json(msg=str(exc), changed=exc.changed, **exc.extra)
-    except (TransportError, MachineError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    except IOError as exc:
-        module.fail_json(msg='could not keep the forwards in machine %s: %s' % (p['machine'], exc), changed=False)
-    finally:
-        if session is not None:
-            session.close()
-    result = dict(changed=out['changed'], forwards=out['forwards'], exposed=out['exposed'], unexposed=out['unexposed'])
-    if module._diff:
-        result['diff'] = {'before': out['before'], 'after': out['after']}
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=FORWARD_ARGS, supports_check_mode=True, **FORWARD_RULES)
+    run_api_module(module, forward_task)
 
 
 if __name__ == '__main__':

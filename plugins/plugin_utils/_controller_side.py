@@ -6,7 +6,7 @@
 
 A Windows target runs no Python module: Ansible would look for a PowerShell one. So when the
 target's shell is PowerShell, the action plugin runs the module's own task function
-(module_utils/_machine_tasks.py) here on the controller, with a RemoteRunner that sends each
+(module_utils/_tasks/) here on the controller, with a RemoteRunner that sends each
 podman command, as a PowerShell script, through the connection. Everything else (planning, check
 mode, diff, errors) is the same code as the module's.
 
@@ -24,16 +24,16 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
-from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.plugins.action.normal import ActionModule as ModuleAction
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine_tasks import TASK_ERRORS
-from ansible_collections.machinist.podman.plugins.module_utils._module_glue import failure
-from ansible_collections.machinist.podman.plugins.module_utils._runner import RemoteRunner
-from ansible_collections.machinist.podman.plugins.module_utils._shells import for_family
+from ansible_collections.machinist.podman.plugins.module_utils._common.errors import failure
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS
+from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
+from ansible_collections.machinist.podman.plugins.plugin_utils._shells import for_family
 
 CONTROLLER_SIDE_VAR = 'machinist_podman_controller_side'
 
@@ -80,7 +80,7 @@ def action_class(argument_spec, task, path_options=(), required_together=None, e
     class ActionModule(ModuleAction):
         def run(self, tmp=None, task_vars=None):
             if not wanted(self, task_vars):
-                return super(ActionModule, self).run(tmp, task_vars)
+                return super().run(tmp, task_vars)
             return run_task(self, task_vars, argument_spec, task, path_options, required_together, executable)
     return ActionModule
 
@@ -132,7 +132,6 @@ def _validated_result(action, validated, task, path_options, executable):
                 params[key] = runner.expand(params[key])
         result = task(params, runner, check_mode=bool(action._task.check_mode), diff=bool(action._task.diff))
     except TASK_ERRORS as e:
-        result = failure(runner, e)
-        result['failed'] = True
+        result = failure(e, runner.commands())
     result['controller_side'] = True
     return result

@@ -28,7 +28,7 @@ def keygen(path):
     return str(path)
 
 
-class SSHServer(object):
+class SSHServer:
     def __init__(self, host_key_file, port=0, interface=None):
         self.key = paramiko.Ed25519Key.from_private_key_file(host_key_file)
         self.interface = interface or paramiko.ServerInterface

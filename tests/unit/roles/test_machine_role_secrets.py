@@ -22,7 +22,6 @@ import sys
 import textwrap
 
 import pytest
-
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
@@ -168,7 +167,7 @@ def module_of(task):
     return [k for k in task if k not in skip][0]
 
 
-class Run(object):
+class Run:
     """What a run of the role would print, task by task."""
 
     def __init__(self):

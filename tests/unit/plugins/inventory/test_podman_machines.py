@@ -10,9 +10,8 @@ import subprocess
 import pytest
 
 from ansible_collections.machinist.podman.plugins.inventory.podman_machines import connection_vars
-from ansible_collections.machinist.podman.plugins.module_utils._state_store import StateStore
+from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 from ansible_collections.machinist.podman.tests.unit.ssh_server import SSHServer, keygen
-
 
 FACTS = {'name': 'dev', 'ssh': {'port': 41234, 'user': 'core', 'identity_path': '/home/u/.ssh/dev'}}
 

@@ -16,10 +16,9 @@ except ImportError:  # pragma: no cover
     pass
 
 import pytest
-
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.machinist.podman.plugins.module_utils import _ignition as I
+from ansible_collections.machinist.podman.plugins.module_utils._ignition import config as I
 from ansible_collections.machinist.podman.plugins.modules import ignition_config
 
 OPTION_HASH = '$6$optsalt$OptionHashFromTheVault'

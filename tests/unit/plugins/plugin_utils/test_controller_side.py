@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine_spec import SpecError
+from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import SpecError
 from ansible_collections.machinist.podman.plugins.plugin_utils import _controller_side as controller
 
 PASSWORD = 'S3cr3t-pa55word'
@@ -24,7 +23,7 @@ SPEC = dict(
 )
 
 
-class Task(object):
+class Task:
     async_val = 0
     check_mode = False
     diff = False
@@ -34,11 +33,11 @@ class Task(object):
         self.args = args
 
 
-class Connection(object):
+class Connection:
     pass
 
 
-class Action(object):
+class Action:
     _connection = Connection()
 
     def __init__(self, args):
@@ -108,7 +107,7 @@ def test_a_secret_on_stdin_reaches_the_target_through_ansibles_local_connection(
 
     connection = connection_loader.get('local', PlayContext(), None)
 
-    class Action(object):
+    class Action:
         _connection = connection
 
         def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):

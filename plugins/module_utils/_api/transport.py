@@ -1,0 +1,338 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""How the collection reaches an HTTP service that is not on the network: a unix socket on this
+host, or a socket or TCP port on the far side of an SSH connection.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+
+Two services are reached this way: the libpod REST API (a unix socket: the host-side socket that
+gvproxy forwards into a machine, or the guest's own socket over SSH) and gvproxy's forwarder API,
+which answers only inside a machine, at the gateway 192.168.127.1:80, so it is reached through an
+SSH channel to it and never by opening it on the host network (CVE-2021-4024).
+
+SSH host keys are always checked, against a pinned key or a known_hosts file. With
+`host_key_checking='accept-new'` an unknown host's key is recorded on first use and any later
+change is refused, as OpenSSH's StrictHostKeyChecking=accept-new does; 'strict' never records.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+
+from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
+
+try:
+    from http.client import HTTPConnection
+except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
+    HTTPConnection = object
+
+# paramiko is imported only when SSH is used: it costs about 150 ms, which a task on a unix
+# socket should not pay.
+paramiko = None
+cMSG_CHANNEL_OPEN = None
+Message = None
+_CheckedHostKeys = None
+
+
+def _load_paramiko(target):
+    global paramiko, cMSG_CHANNEL_OPEN, Message, _CheckedHostKeys
+    if paramiko is not None:
+        return
+    try:
+        import paramiko as _paramiko
+        from paramiko.common import cMSG_CHANNEL_OPEN as _open
+        from paramiko.message import Message as _message
+    except ImportError:
+        raise TransportError('reaching %s needs the Python library paramiko on the host that runs this task: '
+                             'install it (pip install paramiko, or the python3-paramiko package)' % target.describe())
+    # paramiko logs refused channels to stderr; the errors raised here say it better.
+    logging.getLogger('paramiko').addHandler(logging.NullHandler())
+    logging.getLogger('paramiko').propagate = False
+    paramiko, cMSG_CHANNEL_OPEN, Message = _paramiko, _open, _message
+    _CheckedHostKeys = _policy_class(_paramiko)
+
+
+class TransportError(MachinistError):
+    """The service could not be reached; the message says where and why."""
+
+
+class UnixHTTPConnection(HTTPConnection):
+    def __init__(self, path, timeout=60):
+        HTTPConnection.__init__(self, 'localhost', timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except (IOError, OSError) as exc:
+            sock.close()
+            raise TransportError('cannot connect to the unix socket %s: %s' % (self.path, exc.strerror or exc))
+        self.sock = sock
+
+
+class ChannelHTTPConnection(HTTPConnection):
+    """HTTP over an already opened socket-like object (an SSH channel)."""
+
+    def __init__(self, opener, host='localhost', timeout=60):
+        HTTPConnection.__init__(self, host, timeout=timeout)
+        self._opener = opener
+
+    def connect(self):
+        self.sock = self._opener()
+        self.sock.settimeout(self.timeout)
+
+
+def fingerprint(key):
+    """OpenSSH's SHA256 fingerprint of a paramiko key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return 'SHA256:' + base64.b64encode(digest).decode('ascii').rstrip('=')
+
+
+def known_hosts_name(host, port):
+    return host if int(port) == 22 else '[%s]:%d' % (host, int(port))
+
+
+def parse_public_key(text, field='host_key'):
+    """A paramiko key from an OpenSSH public key line ("ssh-ed25519 AAAA... comment")."""
+    parts = (text or '').split()
+    if len(parts) < 2:
+        raise TransportError('%s must be an OpenSSH public key line such as "ssh-ed25519 AAAA...", got %r' % (field, text))
+    try:
+        return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
+    except Exception as exc:
+        raise TransportError('%s is not a public key paramiko can read (%s): %s' % (field, parts[0], exc))
+
+
+class SSHTarget:
+    """Where to connect and how to check who answers."""
+
+    def __init__(self, host, port, user, identity=None, known_hosts=None, host_key=None,
+                 host_key_checking='strict', timeout=30):
+        if host_key_checking not in ('strict', 'accept-new'):
+            raise TransportError("host_key_checking must be 'strict' or 'accept-new', got %r" % (host_key_checking,))
+        self.host = host
+        self.port = int(port)
+        self.user = user
+        self.identity = identity
+        self.known_hosts = known_hosts
+        self.host_key = host_key
+        self.host_key_checking = host_key_checking
+        self.timeout = timeout
+
+    def describe(self):
+        return 'ssh://%s@%s:%d' % (self.user, self.host, self.port)
+
+
+def _policy_class(paramiko_module):
+    class CheckedHostKeys(paramiko_module.MissingHostKeyPolicy):
+        """Called by paramiko only for a host it has no key for (a changed key fails before)."""
+
+        def __init__(self, target):
+            self.target = target
+            self.recorded = None
+
+        def missing_host_key(self, client, hostname, key):
+            t = self.target
+            if t.host_key:
+                raise TransportError(
+                    '%s answered with host key %s %s, which is not the pinned host_key (%s). Nothing was sent. If the '
+                    'machine was recreated, pin its new key' % (t.describe(), key.get_name(), fingerprint(key),
+                                                                fingerprint(parse_public_key(t.host_key))))
+            if t.host_key_checking != 'accept-new' or not t.known_hosts:
+                raise TransportError(
+                    '%s is not in %s (its key is %s %s). Add it there (ssh-keyscan -p %d %s), pin it with host_key, '
+                    'or set host_key_checking to accept-new to record it on first use'
+                    % (hostname, t.known_hosts or 'any known_hosts file', key.get_name(), fingerprint(key), t.port, t.host))
+            folder = os.path.dirname(t.known_hosts)
+            if folder:
+                os.makedirs(folder, mode=0o700, exist_ok=True)
+            line = ('%s %s %s\n' % (hostname, key.get_name(), key.get_base64())).encode('ascii')
+            with open(t.known_hosts, 'a+b') as f:
+                # A last line without its newline (an editor's) would otherwise run into this one.
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b'\n':
+                        line = b'\n' + line
+                f.write(line)
+            self.recorded = '%s %s' % (key.get_name(), fingerprint(key))
+
+    return CheckedHostKeys
+
+
+class SSHSession:
+    """One authenticated SSH connection; each request gets its own channel on it."""
+
+    def __init__(self, target):
+        _load_paramiko(target)
+        self.target = target
+        self.recorded_host_key = None
+        self._client = None
+        self._lock = threading.Lock()
+
+    def connect(self):
+        if self._client is not None:
+            return self._client
+        t = self.target
+        client = paramiko.SSHClient()
+        if t.host_key:
+            name = known_hosts_name(t.host, t.port)
+            pinned = parse_public_key(t.host_key)
+            client.get_host_keys().add(name, pinned.get_name(), pinned)
+        elif t.known_hosts and os.path.exists(t.known_hosts):
+            try:
+                client.load_host_keys(t.known_hosts)
+            except (IOError, OSError) as exc:
+                raise TransportError('cannot read known_hosts %s: %s' % (t.known_hosts, exc))
+        policy = _CheckedHostKeys(t)
+        client.set_missing_host_key_policy(policy)
+        try:
+            client.connect(t.host, port=t.port, username=t.user, key_filename=t.identity, timeout=t.timeout,
+                           banner_timeout=t.timeout, auth_timeout=t.timeout, look_for_keys=False, allow_agent=False)
+        except TransportError:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            if t.host_key:
+                expected_by, fix = 'the pinned host_key', 'pin the new key if you know the host was rebuilt'
+            else:
+                expected_by = t.known_hosts
+                fix = ('if you know the host or machine was recreated, remove the old line (ssh-keygen -R "%s" -f %s)'
+                       % (known_hosts_name(t.host, t.port), t.known_hosts))
+            raise TransportError(
+                'REFUSED: %s now answers with host key %s %s, but %s expects %s. This is what a man-in-the-middle '
+                'looks like; it is also what a recreated machine on a reused port looks like. Nothing was sent: %s'
+                % (t.describe(), exc.key.get_name(), fingerprint(exc.key), expected_by,
+                   fingerprint(exc.expected_key), fix))
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise TransportError('%s refused the key %s: %s' % (t.describe(), t.identity, exc))
+        except (paramiko.SSHException, socket.error, EOFError) as exc:
+            client.close()
+            raise TransportError('cannot connect to %s: %s' % (t.describe(), exc))
+        self.recorded_host_key = policy.recorded
+        self._client = client
+        return client
+
+    def _transport(self):
+        return self.connect().get_transport()
+
+    def open_tcp(self, host, port):
+        """A channel to host:port as seen from the server (direct-tcpip)."""
+        try:
+            return self._transport().open_channel('direct-tcpip', (host, int(port)), ('127.0.0.1', 0),
+                                                  timeout=self.target.timeout)
+        except paramiko.SSHException as exc:
+            raise TransportError('%s could not connect to %s:%s for us: %s' % (self.target.describe(), host, port, exc))
+
+    def open_unix(self, path):
+        """A channel to a unix socket on the server (direct-streamlocal@openssh.com).
+
+        paramiko opens only TCP forwarding channels, so this sends the channel-open message that
+        OpenSSH's PROTOCOL file defines (socket path, a reserved string, a reserved uint32) and
+        then lets paramiko handle the channel like any other.
+        """
+        transport = self._transport()
+        with self._lock:
+            transport.lock.acquire()
+            try:
+                window = transport._sanitize_window_size(None)
+                packet = transport._sanitize_packet_size(None)
+                chanid = transport._next_channel()
+                m = Message()
+                m.add_byte(cMSG_CHANNEL_OPEN)
+                m.add_string('direct-streamlocal@openssh.com')
+                m.add_int(chanid)
+                m.add_int(window)
+                m.add_int(packet)
+                m.add_string(path)
+                m.add_string('')
+                m.add_int(0)
+                chan = paramiko.Channel(chanid)
+                transport._channels.put(chanid, chan)
+                event = transport.channel_events[chanid] = threading.Event()
+                transport.channels_seen[chanid] = True
+                chan._set_transport(transport)
+                chan._set_window(window, packet)
+            finally:
+                transport.lock.release()
+            transport._send_user_message(m)
+            deadline = time.time() + self.target.timeout
+            while not event.wait(0.05):
+                if not transport.active or time.time() > deadline:
+                    break
+            opened = transport._channels.get(chanid)
+            if event.is_set() and opened is not None:
+                return opened
+        raise TransportError('%s would not connect us to its unix socket %s (it does not exist, we may not open it, or '
+                             'the server forbids stream-local forwarding)' % (self.target.describe(), path))
+
+    def sftp(self):
+        try:
+            return self.connect().open_sftp()
+        except paramiko.SSHException as exc:
+            raise TransportError('%s has no SFTP subsystem for us: %s' % (self.target.describe(), exc))
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class Endpoint:
+    """Something that makes HTTP connections: a unix socket here, or a socket or port via SSH."""
+
+    def __init__(self, unix_path=None, session=None, remote_path=None, remote_tcp=None, timeout=60):
+        self.unix_path = unix_path
+        self.session = session
+        self.remote_path = remote_path
+        self.remote_tcp = remote_tcp
+        self.timeout = timeout
+
+    def describe(self):
+        if self.unix_path:
+            return 'unix://%s' % self.unix_path
+        where = self.remote_path or '%s:%s' % tuple(self.remote_tcp)
+        return '%s%s%s' % (self.session.target.describe(), '' if where.startswith('/') else '/', where)
+
+    def connection(self, timeout=None):
+        timeout = timeout or self.timeout
+        if self.unix_path:
+            return UnixHTTPConnection(self.unix_path, timeout=timeout)
+        if self.remote_path:
+            return ChannelHTTPConnection(lambda: self.session.open_unix(self.remote_path), timeout=timeout)
+        host, port = self.remote_tcp
+        return ChannelHTTPConnection(lambda: self.session.open_tcp(host, port), host=host, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=None, service='the service'):
+        """(status, lower-cased headers, body bytes) of one request; any failure is a TransportError
+        that names the service, the endpoint and the request."""
+        conn = self.connection(timeout=timeout)
+        where = '%s at %s' % (service, self.describe())
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), resp.read()
+        except TransportError:
+            raise
+        except (IOError, OSError, EOFError) as exc:
+            raise TransportError('lost the connection to %s during %s %s: %s' % (where, method, path.split('?')[0], exc))
+        except Exception as exc:  # http.client's errors (BadStatusLine, RemoteDisconnected...)
+            raise TransportError('%s gave no HTTP answer to %s %s: %s (%s)'
+                                 % (where, method, path.split('?')[0], exc, type(exc).__name__))
+        finally:
+            conn.close()
+
+    def close(self):
+        if self.session is not None:
+            self.session.close()

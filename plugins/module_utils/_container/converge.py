@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Converging one container through the libpod API: read, compare, then create, recreate,
+start, stop or remove. The module only turns options into a call of `converge`.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.machinist.podman.plugins.module_utils._api.client import APIError
+from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
+from ansible_collections.machinist.podman.plugins.module_utils._container import spec as S
+
+RUNNING = ('running',)
+
+
+class ContainerError(MachinistError):
+    """A container that could not be converged; `changed` says whether it already was in part."""
+
+
+def converge_container(api, desired, name, state, recreate=False, pull='missing', stop_timeout=10, check_mode=False):
+    """Returns {changed, actions, before, after, container, differences}."""
+    actions = []
+    changed = [False]
+    raw = api.container_inspect(name)
+    current = S.current_from_inspect(raw) if raw else None
+
+    def do(action, fn, *args):
+        actions.append(action)
+        if not check_mode:
+            try:
+                fn(*args)
+            except Exception as exc:
+                raise ContainerError('%s (done before it: %s)' % (exc, ', '.join(actions[:-1]) or 'nothing'), changed=changed[0])
+        changed[0] = True
+
+    if state == 'absent':
+        if current:
+            do('remove', api.container_remove, name, stop_timeout)
+        before, _after = S.as_diff(current, None)
+        return {'changed': changed[0], 'actions': actions, 'before': before, 'after': {}, 'container': None,
+                'differences': []}
+
+    if not current and pull == 'missing' and not check_mode:
+        # Nothing to compare the image with: create at once, and pull only if podman lacks the image.
+        _create_pulling(api, desired, do)
+        diffs = []
+    else:
+        image_id = _image_id(api, desired['image'], pull, check_mode, do)
+        diffs = S.differences(desired, current, image_id) if current else []
+    if not current:
+        if 'create' not in actions:
+            do('create', api.container_create, S.create_body(desired))
+        current_running = False
+    elif diffs or recreate:
+        # The new container is made under a temporary name first, so a spec podman refuses leaves
+        # the old one as it was; only then is the old one removed and the new one renamed.
+        temp = '%s-machinist-new' % name
+        if not check_mode and api.container_inspect(temp):
+            api.container_remove(temp, stop_timeout)  # left by an interrupted earlier run
+        try:
+            do('create', api.container_create, S.create_body(dict(desired, name=temp)))
+        except ContainerError as exc:
+            raise ContainerError('%s; container %s is as it was' % (exc, name))
+        do('remove', api.container_remove, name, stop_timeout)
+        do('rename', api.container_rename, temp, name)
+        current_running = False
+    else:
+        current_running = current['state'] in RUNNING
+    if state == 'started' and not current_running:
+        do('start', api.container_start, name)
+    elif state == 'stopped' and current_running:
+        do('stop', api.container_stop, name, stop_timeout)
+
+    after_raw = None if check_mode else api.container_inspect(name)
+    after_view = S.current_from_inspect(after_raw) if after_raw else None
+    before, after = S.as_diff(current, desired)
+    after['state'] = after_view['state'] if after_view else _predicted_state(state, current, actions)
+    return {'changed': changed[0], 'actions': actions, 'before': before, 'after': after, 'container': after_view,
+            'differences': [{'field': f, 'before': b, 'after': a} for f, b, a in diffs]}
+
+
+def _create_pulling(api, desired, do):
+    try:
+        api.container_create(S.create_body(desired))
+    except APIError as exc:
+        said = (exc.api_message or '').lower()
+        # Podman 5 answers 404; 4.3 answers 500 "image not known".
+        if not ('image not known' in said or 'no such image' in said or (exc.status == 404 and 'image' in said)):
+            raise ContainerError('%s (done before it: nothing)' % exc)
+        do('pull %s' % desired['image'], api.image_pull, desired['image'], 'missing')
+        do('create', api.container_create, S.create_body(desired))
+        return
+    do('create', lambda: None)
+
+
+def _predicted_state(state, current, actions):
+    if state == 'started':
+        return 'running'
+    if 'create' in actions:
+        return 'created'
+    if state == 'stopped' and 'stop' in actions:
+        return 'exited'
+    return current['state'] if current else 'created'
+
+
+def _image_id(api, image, pull, check_mode, do):
+    """The ID the image reference names in the machine, pulling it as `pull` says."""
+    found = api.image_inspect(image)
+    if found and pull != 'always':
+        return found.get('Id')
+    if pull == 'never':
+        raise ContainerError('image=%s is not in the machine and pull is never: load or pull it first (for example '
+                             'with machinist.podman.container_image), or set pull to missing' % image)
+    if found and check_mode:
+        return found.get('Id')  # pull: always cannot know without pulling whether the registry has a newer one
+    if not found:
+        do('pull %s' % image, api.image_pull, image, 'missing')
+    else:
+        # A pull that brings nothing new is not a change.
+        api.image_pull(image, 'always')
+        fresh = api.image_inspect(image)
+        if fresh and fresh.get('Id') != found.get('Id'):
+            do('pull %s' % image, lambda: None)
+        found = fresh
+    if check_mode and not found:
+        return None
+    found = found or api.image_inspect(image)
+    return found.get('Id') if found else None

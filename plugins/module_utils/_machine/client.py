@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The machine client: podman machine's commands run through a runner, their output read, their
+failures turned into MachineError.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import no_such_program
+from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
+from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
+from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
+from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors as E
+from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import provider_refusal
+from ansible_collections.machinist.podman.plugins.module_utils._machine.versions import Capabilities, PodmanVersion
+
+
+class MachineError(MachinistError):
+    """podman refused, failed or printed what cannot be read; `result` is its command."""
+
+
+def readable_json(text):
+    try:
+        return bool(text and text.strip()) and json.loads(text) is not None
+    except ValueError:
+        return False
+
+
+def podman_said(result):
+    err = E.classify(result).text if result is not None else ''
+    if not err:
+        return ''
+    return ' Podman said: %s%s' % (err, '' if err.endswith(('.', '!', '?')) else '.')
+
+
+class MachineClient:
+    """Podman machine operations over a runner, with the version read at most once."""
+
+    def __init__(self, runner, store, host):
+        self.runner = runner
+        self.store = store
+        self.host = host
+        self.warnings = []
+        self._caps = None
+
+    # -- version -------------------------------------------------------------------------
+    @property
+    def caps(self):
+        if self._caps is None:
+            cached = self.store.cached_version(self.runner.executable) if self.store else None
+            if cached:
+                version = PodmanVersion.parse(cached)
+            else:
+                result = self.runner.run(['--version'])
+                self._check_program(result)
+                if not result.ok:
+                    raise MachineError('cannot run %s --version: is podman installed? (set executable if it is not '
+                                       'on PATH)%s' % (self.runner.executable, podman_said(result)), result)
+                try:
+                    version = PodmanVersion.parse(result.stdout)
+                except ValueError:
+                    raise MachineError('%s --version printed no version (%r): is it podman? Set executable to the '
+                                       'podman program' % (self.runner.executable, result.stdout[:200]), result)
+                if self.store:
+                    self.store.remember_version(self.runner.executable, str(version))
+            if version.major < 4:
+                raise MachineError('Podman %s is too old: this collection needs Podman 4.0 or later' % version)
+            self._caps = Capabilities(version)
+        return self._caps
+
+    def check_provider(self, provider):
+        """Refuse a provider this host or podman cannot have, before podman is asked with it."""
+        if provider:
+            why = provider_refusal(provider, self.host['os'], self.caps.version.major, self.host.get('arch'))
+            if why:
+                raise MachineError(why)
+
+    # -- reading ---------------------------------------------------------------------------
+    def _check_program(self, result):
+        """rc 127 and no output: the program itself is missing (the controller-side path finds out only now)."""
+        if result.rc == 127 and not result.stdout:
+            raise MachineError(no_such_program(self.runner.executable), result)
+
+    def _fail_common(self, result, doing):
+        self._check_program(result)
+        err = E.classify(result)
+        if err.condition == E.ROOT_REFUSED:
+            raise MachineError('podman machine refuses to run as root: run this task as the user who owns the '
+                               'machines (do not use become for it).%s' % podman_said(result), result)
+        if err.condition == E.INCOMPATIBLE_CONFIG:
+            raise MachineError(
+                'a machine config at %s was written by Podman 4 and this podman (5 or later) cannot use it. Podman 5 '
+                'does not migrate machines: remove it with "podman machine reset" (removes every machine) or delete '
+                'that file and its .ign, then create the machine again.%s'
+                % (err.details.get('path', 'the machine folder'), podman_said(result)), result, condition=err.condition)
+        if err.condition == E.DAMAGED_MACHINE_FILE:
+            kept = (' This collection keeps a copy of each machine\'s file, taken before the commands that rewrite it, '
+                    'in %s.' % self.store.machine_file_copies()) if self.store else ''
+            raise MachineError(
+                'podman could not %s: one of its machine files (the JSON files in its machine folder, '
+                '~/.config/containers/podman/machine/PROVIDER/ or under $XDG_CONFIG_HOME) is empty or damaged, as '
+                'Podman 4 leaves it when it is stopped while rewriting it, and until it is mended no machine of this '
+                'user can be listed or changed. Find it (a 0-byte .json there) and put back its copy, or remove it '
+                'and its .ign file (that machine is then gone).%s%s' % (doing, kept, podman_said(result)),
+                result, condition=err.condition)
+        if err.condition in (E.UNKNOWN_PROVIDER, E.UNSUPPORTED_PROVIDER):
+            raise MachineError('provider=%s is not available to this podman on this host.%s'
+                               % (err.details.get('provider'), podman_said(result)), result, condition=err.condition)
+        raise MachineError('podman could not %s.%s' % (doing, podman_said(result)), result, condition=err.condition)
+
+    def inspect(self, names, env=None):
+        """{name: facts} for the machines that exist among `names`."""
+        result = self.runner.run(cmds.inspect_argv(names), env=env)
+        if not result.ok:
+            err = E.classify(result)
+            # A missing machine is an answer, not a failure; inspect still prints the others.
+            missing_only = err.condition == E.NOT_FOUND and all(
+                'VM does not exist' in line for line in result.stderr.splitlines() if line.startswith('Error'))
+            if not missing_only:
+                self._fail_common(result, 'inspect machine %s' % ', '.join(names))
+        entries = F.parse_json_array(result.stdout, 'machine inspect') if result.stdout.strip() else []
+        found = {}
+        for entry in entries:
+            config = None
+            if F.needs_machine_config(entry):
+                text = self.runner.read_text(F.from_inspect_v4(entry)['config_file'])
+                try:
+                    config = json.loads(text) if text else None
+                except ValueError:
+                    config = None
+            facts = F.from_inspect(entry, config)
+            found[facts['name']] = facts
+        return found
+
+    def list(self, env=None, all_providers=False):
+        result = self.runner.run(cmds.list_argv(self.caps, all_providers), env=env)
+        if not result.ok:
+            self._fail_common(result, 'list machines')
+        # Podman 5 leaves out machines that Podman 4 made, saying so only in its log (exit 0).
+        for m in re.finditer(r'incompatible machine config \\?"([^"\\]+)\\?" \(([^)]+)\)', result.stderr or ''):
+            note = ('machine %s (%s) was created by Podman 4 and this podman cannot use it; it is not listed. Remove it '
+                    'with "podman machine reset", or delete that file, and create it again' % (m.group(2), m.group(1)))
+            if note not in self.warnings:
+                self.warnings.append(note)
+        return [F.from_list(e) for e in F.parse_json_array(result.stdout, 'machine list')]
+
+    def describe(self, facts):
+        """Facts as the modules return them."""
+        out = dict(facts)
+        out['podman_version'] = str(self.caps.version)
+        return out
+
+
+def client_for(runner):
+    """The machine client every task uses, on the host the runner reaches: its OS and architecture, the
+    collection's state store there."""
+    store = StateStore(base=runner.host().get('state_base'), executable=runner.executable, files=runner)
+    return MachineClient(runner, store, runner.host())

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) machinist.podman contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Gathering facts about many machines: `list` for who exists, `inspect` per provider for the rest.
+
+Note that this module util is PRIVATE to the collection: its interface may change at any time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
+from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
+
+
+def gather(client, patterns=None, provider=None, all_providers=False):
+    """(machines, warnings): normalised facts of the machines whose names match `patterns`."""
+    warnings = []
+    client.check_provider(provider)
+    env = cmds.provider_env(provider)
+    if all_providers and not client.caps.has('list_all_providers'):
+        warnings.append('all_providers: %s; listing the current provider\'s machines only'
+                        % client.caps.missing('list_all_providers'))
+    listed = client.list(env=env, all_providers=all_providers)
+    if patterns:
+        listed = [m for m in listed if any(fnmatch.fnmatchcase(m['name'], p) for p in patterns)]
+    # inspect sees one provider at a time: ask each provider about its own machines.
+    by_provider = {}
+    for m in listed:
+        by_provider.setdefault(m.get('provider') if all_providers else provider, []).append(m)
+    machines = []
+    for prov, members in sorted(by_provider.items(), key=lambda kv: kv[0] or ''):
+        inspected = client.inspect([m['name'] for m in members], env=cmds.provider_env(prov) or env)
+        for listed_facts in members:
+            facts = inspected.get(listed_facts['name'])
+            if facts is None:
+                # Listed but gone by the time we inspected it: report what list said.
+                facts = dict(listed_facts)
+            machines.append(client.describe(F.merge_list(facts, listed_facts)))
+    machines.sort(key=lambda m: (m['name'], m.get('provider') or ''))
+    return machines, warnings + client.warnings
