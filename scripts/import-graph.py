@@ -24,20 +24,22 @@ PREFIX = 'ansible_collections.machinist.podman.plugins.'
 
 # Lowest first: a package may import its own files and those of lower layers only.
 LAYERS = [
-    ('module_utils/_common', 0, 'the error base every failure derives from, and the failed result made from one'),
+    ('module_utils/_common', 0, 'the error base every failure derives from, the failed result made from one, '
+                                'replacing a file atomically'),
     ('module_utils/_host', 1, 'the host that runs podman: running programs and leases, its folders, the state store'),
     ('module_utils/_ignition', 1, 'Ignition configs: options checked, versioned by field, encoded, merged (pure)'),
-    ('module_utils/_machine', 2, 'podman machine: versions, providers, options, facts, commands, podman\'s errors, '
+    ('module_utils/_image', 2, 'machine OS images: what a source\'s name says, sources, HTTP and registry clients, the '
+                               'streaming fetch, the cache'),
+    ('module_utils/_machine', 3, 'podman machine: versions, providers, options, facts, commands, podman\'s errors, '
                                  'the plan, the client, the converger'),
-    ('module_utils/_image', 2, 'machine OS images: sources, HTTP and registry clients, the streaming fetch, the cache'),
-    ('module_utils/_machine_os', 3, 'the OS inside a machine: the probe read, the way chosen, the steps, the converger'),
-    ('module_utils/_api', 3, 'the libpod REST API: HTTP over a socket or SSH with host keys checked, the client, '
+    ('module_utils/_machine_os', 4, 'the OS inside a machine: the probe read, the way chosen, the steps, the converger'),
+    ('module_utils/_api', 4, 'the libpod REST API: HTTP over a socket or SSH with host keys checked, the client, '
                              'the endpoint of a machine'),
-    ('module_utils/_container', 4, 'containers and container images, through the API'),
-    ('module_utils/_forward', 4, 'port forwards in gvproxy: the plan, their owners, the record kept in the machine'),
-    ('module_utils/_tasks', 5, 'what each module does with its options, for the module path and the controller-side '
+    ('module_utils/_container', 5, 'containers and container images, through the API'),
+    ('module_utils/_forward', 5, 'port forwards in gvproxy: the plan, their owners, the record kept in the machine'),
+    ('module_utils/_tasks', 6, 'what each module does with its options, for the module path and the controller-side '
                                'path, and the one way a task fails'),
-    ('plugin_utils', 6, 'controller-only code: the controller-side path, the sh and PowerShell scripts it sends, '
+    ('plugin_utils', 7, 'controller-only code: the controller-side path, the sh and PowerShell scripts it sends, '
                         'its runner, the target-side image fetch'),
 ]
 RANK = dict((name, rank) for name, rank, _ in LAYERS)

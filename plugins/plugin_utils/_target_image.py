@@ -11,7 +11,6 @@ Note that this plugin util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 import json
-import time
 
 from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
 from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
@@ -97,10 +96,8 @@ def ensure_on_target(runner, cache_dir, art, verify, check_mode, timeout=3600, m
                                    expected=_expected(art), seen=seen.get('sha256'), mismatch=True, url=url)
             if not (runner.ask('move', part, image) or {}).get('moved'):
                 raise F.FetchError('%s: cannot move the download to %s' % (art.name, image))
-            rec = {'name': art.name, 'source': art.source, 'url': url, 'release': art.release, 'sha256': seen['sha256'],
-                   'uncompressed_sha256': None if art.compressed else seen['sha256'],
-                   'size': int(seen.get('size') or 0), 'fetched': int(time.time()), 'compression': art.compression,
-                   'compressed': art.compressed}
+            rec = M.cache_record(art, url, seen['sha256'], None if art.compressed else seen['sha256'],
+                                 int(seen.get('size') or 0), compressed=art.compressed)
             runner.write_text(record_path, json.dumps(rec, indent=1, sort_keys=True))
             return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False}
     finally:

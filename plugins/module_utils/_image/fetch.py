@@ -31,12 +31,12 @@ import zlib
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
+from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
 
 CHUNK = 1 << 20
 # The largest piece of decompressed output held at once (bounded by the writer's queue too).
 PIECE = 1 << 20
 COMPRESSIONS = ('xz', 'gz', 'bz2', 'zst', 'zip', 'none')
-SUFFIXES = {'.xz': 'xz', '.gz': 'gz', '.bz2': 'bz2', '.zst': 'zst', '.zip': 'zip'}
 MAGIC = ((b'\xfd7zXZ\x00', 'xz'), (b'\x1f\x8b', 'gz'), (b'BZh', 'bz2'), (b'\x28\xb5\x2f\xfd', 'zst'), (b'PK\x03\x04', 'zip'))
 
 
@@ -52,20 +52,13 @@ class FetchError(MachinistError):
 
 def compression_of(name, head=b''):
     """By suffix, else by magic number, else none."""
-    for suffix, kind in SUFFIXES.items():
-        if name.endswith(suffix):
-            return kind
+    by_name = N.compression_by_name(name)
+    if by_name:
+        return by_name
     for magic, kind in MAGIC:
         if head.startswith(magic):
             return kind
     return 'none'
-
-
-def strip_suffix(name):
-    for suffix in SUFFIXES:
-        if name.endswith(suffix):
-            return name[:-len(suffix)]
-    return name
 
 
 class _Zstd:

@@ -35,8 +35,8 @@ except ImportError:  # pragma: no cover
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LockTimeout, held_lock
 from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
+from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
 
-FCOS_STREAMS = ('stable', 'testing', 'next')
 FCOS_STREAM_URL = 'https://builds.coreos.fedoraproject.org/streams/%s.json'
 # provider -> (FCOS platform, FCOS format, machine-os disktype)
 PLATFORMS = {
@@ -235,7 +235,7 @@ def size_in_bytes(value, field):
 # -- sources ---------------------------------------------------------------------------------
 def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
     """An artifact from a Fedora CoreOS stream name or stream JSON URL."""
-    url = FCOS_STREAM_URL % stream if stream in FCOS_STREAMS else http_only(stream, 'source')
+    url = FCOS_STREAM_URL % stream if stream in N.FCOS_STREAMS else http_only(stream, 'source')
     data = http_json(url, 'stream %s' % stream)
     platform, fmt, _disktype = PLATFORMS[provider]
     if artifact_query:
@@ -261,14 +261,14 @@ def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
     location = http_only(urljoin(url, disk['location']), 'stream %s: location' % stream)
     base = last_part(urlparse(location).path) or 'image'
     candidates = [http_only(m, 'mirrors').rstrip('/') + '/' + base for m in mirrors] + [location]
-    return Artifact(F.strip_suffix(base), F.compression_of(base), url=location, sha256=disk.get('sha256'),
+    return Artifact(N.strip_suffix(base), F.compression_of(base), url=location, sha256=disk.get('sha256'),
                     uncompressed_sha256=disk.get('uncompressed-sha256'), release=release,
                     source='stream %s' % stream, candidates=candidates)
 
 
 def from_url(url, checksum=None, uncompressed_checksum=None, mirrors=()):
     base = last_part(urlparse(http_only(url, 'source')).path) or 'image'
-    return Artifact(F.strip_suffix(base), F.compression_of(base), url=url, sha256=checksum,
+    return Artifact(N.strip_suffix(base), F.compression_of(base), url=url, sha256=checksum,
                     uncompressed_sha256=uncompressed_checksum, source='url',
                     candidates=[http_only(m, 'mirrors').rstrip('/') + '/' + base for m in mirrors] + [url])
 
@@ -283,7 +283,7 @@ def from_file(path, checksum=None, uncompressed_checksum=None, check_exists=True
         with open(path, 'rb') as f:
             head = f.read(8)
     base = last_part(path)
-    return Artifact(F.strip_suffix(base), F.compression_of(base, head), path=path, sha256=checksum,
+    return Artifact(N.strip_suffix(base), F.compression_of(base, head), path=path, sha256=checksum,
                     uncompressed_sha256=uncompressed_checksum, source='file')
 
 
@@ -391,7 +391,7 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
     layer = layers[0]
     title = last_part(layer['annotations']['org.opencontainers.image.title'])
     digest = layer['digest'].split(':', 1)[1]
-    art = Artifact(F.strip_suffix(title), F.compression_of(title), url=reg._url('/v2/%s/blobs/%s' % (repo, layer['digest'])),
+    art = Artifact(N.strip_suffix(title), F.compression_of(title), url=reg._url('/v2/%s/blobs/%s' % (repo, layer['digest'])),
                    sha256=digest, release=(index.get('annotations') or {}).get('org.opencontainers.image.version') or what,
                    source='oci %s' % ref)
     art.registry = reg
@@ -418,6 +418,15 @@ def private_file(path, append=False):
             os.unlink(path)
         fd = os.open(path, _NEW, 0o600)
     return os.fdopen(fd, 'ab' if append else 'wb')
+
+
+def cache_record(art, url, sha256, uncompressed_sha256, size, mtime_ns=None, compressed=False):
+    """The record kept beside a finished image in a cache, on this host (the module path, which keeps it
+    decompressed) or on a target (the controller-side path, which keeps it as fetched): where it came from,
+    its hashes and size, and when."""
+    return {'name': art.name, 'source': art.source, 'url': url, 'release': art.release, 'sha256': sha256,
+            'uncompressed_sha256': uncompressed_sha256, 'size': size, 'mtime_ns': mtime_ns, 'fetched': int(time.time()),
+            'compression': art.compression, 'compressed': compressed}
 
 
 class Cache:
@@ -457,6 +466,7 @@ class Cache:
             return None
 
     def write_record(self, image, data):
+        """Records a finished image (see cache_record) beside it."""
         with replacing(self.record_path(image)) as f:
             json.dump(data, f, indent=1, sort_keys=True)
 
@@ -672,8 +682,6 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
         if progress is not None:
             progress.write('done')
         st = os.stat(image)
-        rec = {'name': art.name, 'source': art.source, 'url': used, 'release': art.release, 'sha256': sha,
-               'uncompressed_sha256': usha, 'size': size, 'mtime_ns': st.st_mtime_ns, 'fetched': int(time.time()),
-               'compression': art.compression}
+        rec = cache_record(art, used, sha, usha, size, mtime_ns=st.st_mtime_ns)
         cache.write_record(image, rec)
     return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False, 'resumed': resumed}

@@ -18,12 +18,13 @@ import json
 
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LockTimeout
 from ansible_collections.machinist.podman.plugins.module_utils._ignition.config import data_url
+from ansible_collections.machinist.podman.plugins.module_utils._image.names import image_kind
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
 from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors as E
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineError, podman_said, readable_json
 from ansible_collections.machinist.podman.plugins.module_utils._machine.plan import plan_machine
-from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY, classify_image
+from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY
 
 # The guest's host key that a new machine gets through Ignition (see Converger._place_host_key).
 HOST_KEY = '/etc/ssh/ssh_host_ed25519_key'
@@ -44,7 +45,7 @@ class Converger:
         if self.path_exists is None:
             return
         checks = [('ignition_path', desired.get('ignition_path')), ('playbook', desired.get('playbook'))]
-        if classify_image(desired.get('image')) == 'file':
+        if image_kind(desired.get('image')) == 'file':
             checks.append(('image', desired['image']))
         for field, path in checks:
             if path and not self.path_exists(path, file=True):
@@ -68,7 +69,7 @@ class Converger:
         plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate)
         creates = any(a['action'] == 'init' for a in plan.actions)
         if plan.refusal is None and creates and not caps.has('disk_named_per_machine') \
-                and classify_image(desired.get('image')) in ('file', 'url'):
+                and image_kind(desired.get('image')) in ('file', 'url'):
             # Only old podmans, and only when creating from a local file or a URL (both name the disk after the
             # file): are other machines' disks in the way?
             listed = self.client.list(env=env)

@@ -17,6 +17,7 @@ import os
 import posixpath
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.machinist.podman.plugins.module_utils._image.names import image_kind, strip_suffix
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils._machine.facts import canonical_usb, managed_view
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import (
@@ -27,12 +28,11 @@ from ansible_collections.machinist.podman.plugins.module_utils._machine.provider
     provider_refusal,
     stop_to_set,
 )
-from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY, classify_image
+from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY
 
 STATES = ('present', 'started', 'stopped', 'restarted', 'absent')
 RECREATE_HINT = ('set recreate: true to remove and re-create the machine (this destroys its containers, images '
                  'and volumes)')
-_COMPRESSION_SUFFIXES = ('.xz', '.gz', '.bz2', '.zst', '.zip')
 
 # desired key -> facts key, for the settings `podman machine set` can change.
 _SETTABLE_FACTS = (('cpus', 'cpus'), ('memory', 'memory_mib'), ('disk_size', 'disk_gib'), ('rootful', 'rootful'),
@@ -112,19 +112,12 @@ def _init_values(desired, provider):
 def _disk_basename(image):
     """The name 4.4 and older give the disk of a local file or an http(s) URL: the file's own name, or the
     last part of the URL's path (percent-decoded, query and fragment ignored). None for other images."""
-    kind = classify_image(image)
+    kind = image_kind(image)
     if kind == 'file':
         return os.path.basename(image.replace('\\', '/'))
     if kind == 'url':
         return posixpath.basename(unquote(urlsplit(image).path))
     return None
-
-
-def _strip_compression(base):
-    for suffix in _COMPRESSION_SUFFIXES:
-        if base.endswith(suffix):
-            base = base[:-len(suffix)]
-    return base
 
 
 def _shared_disk(desired, others):
@@ -136,10 +129,10 @@ def _shared_disk(desired, others):
     base = _disk_basename(desired.get('image'))
     if not base:
         return None
-    base = _strip_compression(base)
+    base = strip_suffix(base)
     for other in others or ():
         path = other.get('image_path') or ''
-        theirs = _strip_compression(os.path.basename(path.replace('\\', '/')))
+        theirs = strip_suffix(os.path.basename(path.replace('\\', '/')))
         if theirs == base and other.get('name') != desired['name']:
             return other
     return None
@@ -223,7 +216,7 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
         if not caps.has('disk_named_per_machine'):
             other = _shared_disk(desired, others)
             if other:
-                if classify_image(desired['image']) == 'url':
+                if image_kind(desired['image']) == 'url':
                     way_out = ('For a URL: fetch it with machinist.podman.podman_machine_image and give each machine '
                                'a file of its own name, or use a URL whose file name differs')
                 else:

@@ -144,20 +144,6 @@ def check_usb(device):
     return device
 
 
-def classify_image(image):
-    """'oci' for docker:// references, 'url' for http(s), 'stream' for 4.x stream names, else 'file'."""
-    if image is None:
-        return None
-    low = image.lower()
-    if low.startswith('docker://'):
-        return 'oci'
-    if low.startswith('http://') or low.startswith('https://'):
-        return 'url'
-    if image in ('testing', 'next', 'stable'):
-        return 'stream'
-    return 'file'
-
-
 def desired_from_params(params):
     """Check module parameters and return the desired machine as a plain dict.
 

@@ -17,6 +17,7 @@ connection, and no decompressor is needed on Windows.
 from __future__ import annotations
 
 from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
+from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
 from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import PROVIDERS
 
@@ -42,7 +43,7 @@ IMAGE_ARGS = dict(
     max_size=dict(type='str', default='40GiB'),
 )
 IMAGE_REQUIRED_TOGETHER = [('username', 'password')]
-SUFFIX = dict((kind, suffix) for suffix, kind in F.SUFFIXES.items())
+SUFFIX = dict((kind, suffix) for suffix, kind in N.SUFFIXES.items())
 
 
 def _digest(value, field):
@@ -59,14 +60,7 @@ def resolve(p, arch, expand, check_exists=True):
     kind = p['source_type']
     src = p['source']
     if kind == 'auto':
-        if src in M.FCOS_STREAMS:
-            kind = 'stream'
-        elif src.startswith('docker://'):
-            kind = 'oci'
-        elif src.startswith(('http://', 'https://')):
-            kind = 'url'
-        else:
-            kind = 'file'
+        kind = N.image_kind(src)
     checksum = _digest(p['checksum'], 'checksum')
     uncompressed = _digest(p['uncompressed_checksum'], 'uncompressed_checksum')
     if kind == 'stream':
