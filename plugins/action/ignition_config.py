@@ -25,7 +25,7 @@ class ActionModule(ActionBase):
                     path = self._find_needle('files', item['src'])
                     with open(path, 'rb') as fh:
                         item['content_base64'] = base64.b64encode(fh.read()).decode('ascii')
-                except (AnsibleError, IOError, OSError) as exc:
+                except (AnsibleError, OSError) as exc:
                     result.update(failed=True, msg='files[%d].src: %s' % (i, exc))
                     return result
             files.append(item)

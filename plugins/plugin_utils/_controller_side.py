@@ -22,6 +22,8 @@ Note that this plugin util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -35,17 +37,23 @@ from ansible_collections.machinist.podman.plugins.module_utils._tasks.common imp
 from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
 from ansible_collections.machinist.podman.plugins.plugin_utils._shells import for_family
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from ansible.plugins.connection import ConnectionBase
+
 CONTROLLER_SIDE_VAR = 'machinist_podman_controller_side'
 
 
-def shell_family(connection):
+def shell_family(connection: ConnectionBase) -> str:
     shell = getattr(connection, '_shell', None)
     if getattr(shell, '_IS_WINDOWS', False) or getattr(shell, 'SHELLFAMILY', '') == 'powershell':
         return 'powershell'
     return 'sh'
 
 
-def wanted(action, task_vars):
+def wanted(action: ActionBase, task_vars: dict[str, Any] | None) -> bool:
     """Whether this task takes the controller-side path."""
     if shell_family(action._connection) == 'powershell':
         return True
@@ -55,13 +63,13 @@ def wanted(action, task_vars):
     return boolean(value, strict=False)
 
 
-def remote_runner(action, executable):
+def remote_runner(action: ActionBase, executable: str) -> RemoteRunner:
     family = shell_family(action._connection)
     shell = for_family(family)
     if family == 'powershell' and executable == 'podman':
         executable = 'podman.exe'
 
-    def transport(script, stdin=None):
+    def transport(script: str, stdin: str | None = None) -> tuple[int | None, str, str]:
         if family == 'powershell':
             # The same encoding Ansible's own PowerShell commands get: UTF-16LE base64, one command.
             script = action._connection._shell._encode_script(script, strict_mode=False, preserve_rc=False)
@@ -75,7 +83,8 @@ def remote_runner(action, executable):
     return RemoteRunner(executable, shell, transport)
 
 
-def action_class(argument_spec, task, path_options=(), required_together=None, executable='podman'):
+def action_class(argument_spec: dict[str, dict[str, Any]], task: Callable[..., dict[str, Any]], path_options: Sequence[str] = (),
+                 required_together: Sequence[Sequence[str]] | None = None, executable: str | None = 'podman') -> type[ActionBase]:
     """The ActionModule of a machine module: the module itself on a POSIX target, else run_task."""
     class ActionModule(ModuleAction):
         def run(self, tmp=None, task_vars=None):
@@ -85,7 +94,9 @@ def action_class(argument_spec, task, path_options=(), required_together=None, e
     return ActionModule
 
 
-def run_task(action, task_vars, argument_spec, task, path_options=(), required_together=None, executable='podman'):
+def run_task(action: ActionBase, task_vars: dict[str, Any] | None, argument_spec: dict[str, dict[str, Any]],
+             task: Callable[..., dict[str, Any]], path_options: Sequence[str] = (),
+             required_together: Sequence[Sequence[str]] | None = None, executable: str | None = 'podman') -> dict[str, Any]:
     """The module's result, made on the controller: validation, the task, the failure shape.
     executable=None: the task runs no podman (its runner still reaches the target's files and programs)."""
     result = ActionBase.run(action, None, task_vars)
@@ -93,7 +104,7 @@ def run_task(action, task_vars, argument_spec, task, path_options=(), required_t
     return result
 
 
-def scrub(result, no_log_values):
+def scrub(result: dict[str, Any], no_log_values: set[str]) -> dict[str, Any]:
     """The result without the no_log values, as AnsibleModule.exit_json leaves a module's: each value
     masked wherever it appears, booleans and None of the top level kept as they were."""
     if not no_log_values:

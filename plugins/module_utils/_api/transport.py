@@ -74,7 +74,7 @@ class UnixHTTPConnection(HTTPConnection):
         sock.settimeout(self.timeout)
         try:
             sock.connect(self.path)
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             sock.close()
             raise TransportError('cannot connect to the unix socket %s: %s' % (self.path, exc.strerror or exc))
         self.sock = sock
@@ -191,7 +191,7 @@ class SSHSession:
         elif t.known_hosts and os.path.exists(t.known_hosts):
             try:
                 client.load_host_keys(t.known_hosts)
-            except (IOError, OSError) as exc:
+            except OSError as exc:
                 raise TransportError('cannot read known_hosts %s: %s' % (t.known_hosts, exc))
         policy = _CheckedHostKeys(t)
         client.set_missing_host_key_policy(policy)
@@ -217,7 +217,7 @@ class SSHSession:
         except paramiko.AuthenticationException as exc:
             client.close()
             raise TransportError('%s refused the key %s: %s' % (t.describe(), t.identity, exc))
-        except (paramiko.SSHException, socket.error, EOFError) as exc:
+        except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             raise TransportError('cannot connect to %s: %s' % (t.describe(), exc))
         self.recorded_host_key = policy.recorded
@@ -325,7 +325,7 @@ class Endpoint:
             return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), resp.read()
         except TransportError:
             raise
-        except (IOError, OSError, EOFError) as exc:
+        except (OSError, EOFError) as exc:
             raise TransportError('lost the connection to %s during %s %s: %s' % (where, method, path.split('?')[0], exc))
         except Exception as exc:  # http.client's errors (BadStatusLine, RemoteDisconnected...)
             raise TransportError('%s gave no HTTP answer to %s %s: %s (%s)'

@@ -10,18 +10,25 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class MachinistError(Exception):
     """A failure the collection names. Its message says what happened and the fix, naming the option
     (or the command) at fault. `result` is the command whose output explains it, if any; `changed`
     says whether the task had already changed something; `extra` goes into the failed result."""
 
-    result = None
-    changed = False
-    extra = None
-    shown = None  # the names of the extra fields a failed result shows; None: all of them
+    # `result` is a CommandResult (_host/runner.py), or anything with rc, stdout and stderr: _common is the
+    # layer below _host and does not import it, hence the plain object.
+    result: object = None
+    changed: bool = False
+    extra: dict[str, Any] | None = None
+    shown: tuple[str, ...] | None = None  # the names of the extra fields a failed result shows; None: all of them
 
-    def __init__(self, message='', result=None, *, changed=False, **extra):
+    def __init__(self, message: str = '', result: object = None, *, changed: bool = False, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
         self.result = result
@@ -29,7 +36,7 @@ class MachinistError(Exception):
         self.extra = extra
 
 
-def failure(error, commands=None, **context):
+def failure(error: BaseException, commands: list[Any] | None = None, **context: Any) -> dict[str, Any]:
     """The failed result for `error`: msg, changed, the commands (or requests) run so far, the output of
     the command at fault, the error's own extra fields, then `context` (where the task ran)."""
     out = {'failed': True, 'changed': bool(getattr(error, 'changed', False))}

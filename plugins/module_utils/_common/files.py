@@ -13,10 +13,15 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+    from typing import IO
 
 
 @contextlib.contextmanager
-def replacing(path, binary=False, mode=None, durable=False):
+def replacing(path: str, binary: bool = False, mode: int | None = None, durable: bool = False) -> Generator[IO, None, None]:
     """Yields a new file beside `path` that takes its place in one rename when the block ends without an
     error, and is removed when it ends with one. The file has a random name and is made with O_EXCL, mode
     0600 (never a fixed name, which a planted link would make the write follow); `mode` sets another mode

@@ -50,7 +50,7 @@ def archive_image(path):
                 manifest = _member_json(tar, 'blobs/sha256/%s' % digest)
                 ref = (entries[0].get('annotations') or {}).get('org.opencontainers.image.ref.name')
                 return manifest['config']['digest'].split(':', 1)[1], [ref] if ref else []
-    except (IOError, OSError, tarfile.TarError, KeyError, ValueError) as exc:
+    except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
         if isinstance(exc, ImageError):
             raise
         raise ImageError('load_path=%s is not a docker-archive or oci-archive tarball podman can load: %s' % (path, exc))

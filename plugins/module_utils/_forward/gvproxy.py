@@ -283,7 +283,7 @@ class GuestRecord:
         try:
             with self._client().open(path, 'r') as f:
                 return f.read().decode('utf-8')
-        except IOError:
+        except OSError:
             return None
 
     def load(self):
@@ -305,7 +305,7 @@ class GuestRecord:
         for folder in (RECORD_DIR, '.config/systemd', '.config/systemd/user', '.config/systemd/user/default.target.wants'):
             try:
                 sftp.stat(folder)
-            except IOError:
+            except OSError:
                 sftp.mkdir(folder, 0o755)
         for path, text, mode in wanted:
             if self._read(path) == text:
@@ -318,7 +318,7 @@ class GuestRecord:
             wrote = True
         try:
             sftp.readlink(UNIT_LINK)
-        except IOError:
+        except OSError:
             sftp.symlink('../' + UNIT_NAME, UNIT_LINK)
             wrote = True
         return wrote

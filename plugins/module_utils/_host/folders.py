@@ -16,14 +16,14 @@ import os
 import posixpath
 
 
-def folders(windows, home, state='', cache='', config=''):
+def folders(windows: bool, home: str, state: str = '', cache: str = '', config: str = '') -> dict[str, str]:
     """{'state_base', 'cache_base', 'config_base'} of a host, from its home and its variables: on POSIX
     XDG_STATE_HOME, XDG_CACHE_HOME and XDG_CONFIG_HOME, where a relative value is ignored, as the XDG Base
     Directory spec says; on Windows, which has no XDG variables, the state and cache sit under the profile as
     podman's own do, and the config is %APPDATA% (Go's os.UserConfigDir, where podman keeps it)."""
     path = ntpath if windows else posixpath
 
-    def given(value):
+    def given(value: str) -> str:
         return value if value and path.isabs(value) else ''
 
     return {
@@ -33,7 +33,7 @@ def folders(windows, home, state='', cache='', config=''):
     }
 
 
-def local_folders():
+def local_folders() -> dict[str, str]:
     """folders() of this host, as this user."""
     env = os.environ
     if os.name == 'nt':
@@ -42,6 +42,6 @@ def local_folders():
                    env.get('XDG_CONFIG_HOME', ''))
 
 
-def default_base():
+def default_base() -> str:
     """This host's state folder, an absolute path whatever the working directory."""
     return os.path.abspath(local_folders()['state_base'])

@@ -30,19 +30,25 @@ import subprocess
 import tempfile
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
 from ansible_collections.machinist.podman.plugins.module_utils._host.folders import default_base, local_folders
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Sequence
+    from contextlib import AbstractContextManager
+    from typing import Any
 
-def no_such_program(executable):
+
+def no_such_program(executable: str) -> str:
     """The failure message when the podman program is not there (one wording for both paths)."""
     return ('executable=%s: no such program (looked for it as given and on PATH). Install podman, or give the full '
             'path of the podman program in executable' % executable)
 
 
-def find_program(executable, search=shutil.which):
+def find_program(executable: str, search: Callable[[str], str | None] = shutil.which) -> str | None:
     """The full path of the program `executable`: as given when it names a folder, else found by `search`
     (on PATH); None when there is none, or it is a folder or not executable."""
     if '/' in executable or '\\' in executable:
@@ -50,12 +56,12 @@ def find_program(executable, search=shutil.which):
     return search(executable)
 
 
-def _owner(lease):
+def _owner(lease: str) -> list[str]:
     """[token, expiry] of a lease folder's holder; [] while it is being taken or when unreadable."""
     try:
         with open(os.path.join(lease, 'owner')) as f:
             return f.read().split()
-    except (IOError, OSError):
+    except OSError:
         return []
 
 
@@ -64,7 +70,7 @@ class LockTimeout(MachinistError):
 
 
 @contextlib.contextmanager
-def held_lock(path, timeout, mode=0o644):
+def held_lock(path: str, timeout: float, mode: int = 0o644) -> Generator[None, None, None]:
     """An exclusive flock on `path` (created if missing), waited for up to `timeout` seconds.
     Closing the file releases it, also when the process dies."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
@@ -86,7 +92,7 @@ def held_lock(path, timeout, mode=0o644):
 
 
 class CommandResult:
-    def __init__(self, argv, rc, stdout, stderr, duration, timed_out=False):
+    def __init__(self, argv: list[str], rc: int, stdout: str, stderr: str, duration: float, timed_out: bool = False) -> None:
         self.argv = argv
         self.rc = rc
         self.stdout = stdout
@@ -95,10 +101,10 @@ class CommandResult:
         self.timed_out = timed_out
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.rc == 0 and not self.timed_out
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {'argv': self.argv, 'rc': self.rc, 'stdout': self.stdout, 'stderr': self.stderr,
                 'duration': round(self.duration, 3), 'timed_out': self.timed_out}
 
@@ -108,15 +114,15 @@ class LocalFiles:
 
     path = os.path
 
-    def read_text(self, path):
+    def read_text(self, path: str) -> str | None:
         """The content of a small file, or None if it cannot be read."""
         try:
-            with open(path, 'r') as f:
+            with open(path) as f:
                 return f.read(1024 * 1024)
-        except (IOError, OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError):
             return None
 
-    def write_text(self, path, text):
+    def write_text(self, path: str, text: str) -> bool:
         """Writes atomically (a temporary file, then a rename), making the folder private if new.
         False when it could not."""
         folder = os.path.dirname(path)
@@ -124,24 +130,24 @@ class LocalFiles:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             with replacing(path) as f:
                 f.write(text)
-        except (IOError, OSError):
+        except OSError:
             return False
         return True
 
-    def remove(self, path):
+    def remove(self, path: str) -> None:
         try:
             os.unlink(path)
         except OSError:
             pass
 
-    def path_exists(self, path, file=False):
+    def path_exists(self, path: str, file: bool = False) -> bool:
         """Whether `path` exists; with file=True, whether it is a regular file (or a link to one)."""
         return os.path.isfile(path) if file else os.path.exists(path)
 
-    def resolve(self, path):
+    def resolve(self, path: str) -> str:
         return os.path.realpath(path)
 
-    def file_identity(self, path):
+    def file_identity(self, path: str) -> str | None:
         """Path, size, mtime and inode of a file: what tells that a program was replaced. None if unknown."""
         try:
             real = os.path.realpath(path)
@@ -150,10 +156,10 @@ class LocalFiles:
             return None
         return '%s:%d:%d:%d' % (real, st.st_size, st.st_mtime_ns, st.st_ino)
 
-    def expand(self, path):
+    def expand(self, path: str) -> str:
         return os.path.expanduser(path) if path else path
 
-    def lease_take(self, path, token, hold):
+    def lease_take(self, path: str, token: str, hold: float) -> bool:
         """The lease `path` (a folder: mkdir is atomic, here and through a connection alike), taken for `hold`
         seconds; a lease whose holder's time ran out (it died) is broken. True when taken."""
         try:
@@ -177,12 +183,12 @@ class LocalFiles:
             f.write('%s %d\n' % (token, int(time.time() + hold)))
         return True
 
-    def lease_drop(self, path, token):
+    def lease_drop(self, path: str, token: str) -> None:
         owner = _owner(path)
         if owner and owner[0] == token:
             shutil.rmtree(path, ignore_errors=True)
 
-    def host(self):
+    def host(self) -> dict[str, Any]:
         home = os.path.expanduser('~')
         return dict(local_folders(), os=platform.system().lower(), arch=platform.machine(), home=home,
                     admin=hasattr(os, 'geteuid') and os.geteuid() == 0, state_base=default_base())
@@ -198,7 +204,7 @@ class Runner:
     LEASE_HOLD = 3600
 
     @contextlib.contextmanager
-    def lease(self, path, timeout, hold=None):
+    def lease(self, path: str, timeout: float, hold: float | None = None) -> Generator[None, None, None]:
         """Holds the lease `path` (see lease_take) for the block, waiting up to `timeout` seconds for
         another holder. The same mechanism on this host and on a target through a connection, so tasks of
         either path exclude each other."""
@@ -214,7 +220,7 @@ class Runner:
         finally:
             self.lease_drop(path, token)
 
-    def config_lock(self, timeout=300):
+    def config_lock(self, timeout: float = 300) -> AbstractContextManager[None]:
         """This user's lock on podman's client config, while a command rewrites it.
 
         Podman 4 rewrites containers.conf (its connections) at init, rm and set without a lock of its own:
@@ -225,7 +231,7 @@ class Runner:
         return self.lease(self.path.join(config, 'containers.conf.machinist-lock'), timeout,
                           hold=self.default_timeout + 120 if self.default_timeout else None)
 
-    def machine_lock(self, name, timeout=300):
+    def machine_lock(self, name: str, timeout: float = 300) -> AbstractContextManager[None]:
         """The lock on one machine's name, held across the inspect, init and clean-up of its creation, so a
         failed init never removes a machine another task made meanwhile; other machines are not held up."""
         folder = self.path.join(self.host()['state_base'], 'locks')
@@ -233,18 +239,18 @@ class Runner:
                           hold=3 * self.default_timeout + 120 if self.default_timeout else None)
 
     # The deadline of a podman call made without one of its own (set from command_timeout).
-    default_timeout = None
+    default_timeout: float | None = None
 
-    def __init__(self, executable, env=None):
+    def __init__(self, executable: str, env: dict[str, str] | None = None) -> None:
         self.executable = executable
         self.env = dict(env or {})
-        self.calls = []
+        self.calls: list[CommandResult] = []
 
-    def run(self, args, env=None, timeout=None):
+    def run(self, args: Sequence[str], env: dict[str, str] | None = None, timeout: float | None = None) -> CommandResult:
         """Runs podman with args."""
         return self.run_program([self.executable] + list(args), env, timeout)
 
-    def run_program(self, argv, env=None, timeout=None):
+    def run_program(self, argv: Sequence[str], env: dict[str, str] | None = None, timeout: float | None = None) -> CommandResult:
         """Runs any program on the podman host (recorded like podman's calls)."""
         merged = dict(self.env)
         merged.update(env or {})
@@ -254,17 +260,51 @@ class Runner:
         self.calls.append(result)
         return result
 
-    def _execute(self, argv, env, timeout):
+    def _execute(self, argv: list[str], env: dict[str, str], timeout: float | None) -> CommandResult:
         raise NotImplementedError
 
-    def commands(self):
+    def commands(self) -> list[list[str]]:
         return [c.argv for c in self.calls]
+
+    if TYPE_CHECKING:
+        # The files half every runner has (LocalRunner's from LocalFiles): declared for the hints only, so that
+        # `runner: Runner` names the whole interface. Nothing here exists at run time.
+
+        def read_text(self, path: str) -> str | None:
+            ...
+
+        def write_text(self, path: str, text: str) -> bool:
+            ...
+
+        def remove(self, path: str) -> None:
+            ...
+
+        def path_exists(self, path: str, file: bool = False) -> bool:
+            ...
+
+        def resolve(self, path: str) -> str:
+            ...
+
+        def file_identity(self, path: str) -> str | None:
+            ...
+
+        def expand(self, path: str) -> str:
+            ...
+
+        def lease_take(self, path: str, token: str, hold: float) -> bool:
+            ...
+
+        def lease_drop(self, path: str, token: str) -> None:
+            ...
+
+        def host(self) -> dict[str, Any]:
+            ...
 
 
 class LocalRunner(LocalFiles, Runner):
     """Runs podman on this host, as this user."""
 
-    def _execute(self, argv, env, timeout):
+    def _execute(self, argv: list[str], env: dict[str, str], timeout: float | None) -> CommandResult:
         full_env = dict(os.environ)
         full_env.update(env)
         start = time.time()

@@ -27,13 +27,20 @@ import io
 import json
 import os
 import stat
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
 from ansible_collections.machinist.podman.plugins.module_utils._host.folders import default_base
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
 
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
+    from typing import Any
 
-def machine_host_names(port):
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import Runner
+
+
+def machine_host_names(port: int | str) -> tuple[str, str]:
     """The names a machine's SSH port has in known_hosts: paramiko writes 127.0.0.1, OpenSSH
     may have been pointed at localhost. Port 22 is written without brackets."""
     port = int(port)
@@ -54,7 +61,7 @@ def _hashed_name_matches(pattern, name):
     return hmac.compare_digest(hmac.new(salt, name.encode('ascii'), hashlib.sha1).digest(), digest)
 
 
-def names_host(line, names):
+def names_host(line: bytes, names: Collection[str]) -> bool:
     """Whether a known_hosts line (bytes) is a key of one of the names, plain or hashed.
 
     Comments, @cert-authority and @revoked lines (ssh-keygen -R keeps those too), wildcards and
@@ -100,7 +107,7 @@ def _drop_lines_atomically(path, drop):
 
 
 class StateStore:
-    def __init__(self, base=None, executable='', files=None):
+    def __init__(self, base: str | None = None, executable: str = '', files: LocalFiles | Runner | None = None) -> None:
         # files: where the state lives, the host that runs podman (a runner's files half).
         self.files = files or LocalFiles()
         self.path = self.files.path
@@ -122,18 +129,18 @@ class StateStore:
         return self.files.write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
     # -- other records, by path under the state folder ------------------------------------
-    def read_json(self, *parts):
+    def read_json(self, *parts: str) -> Any:
         return self._read(self.path.join(self.base, *parts))
 
-    def write_json(self, data, *parts):
+    def write_json(self, data: object, *parts: str) -> bool:
         return self._write(self.path.join(self.base, *parts), data)
 
     # -- SSH host keys of machines ------------------------------------------------------
-    def known_hosts(self):
+    def known_hosts(self) -> str:
         """The known_hosts file the API modules check machines' host keys against."""
         return self.path.join(self.base, 'known_hosts')
 
-    def forget_host_key(self, port):
+    def forget_host_key(self, port: int | str | None) -> bool:
         """Drops the lines of a machine's SSH port: the machine is gone or new, and a new machine on a
         reused port must not read as an attack. True when a line was dropped.
 
@@ -146,7 +153,7 @@ class StateStore:
         if isinstance(self.files, LocalFiles):
             try:
                 return _drop_lines_atomically(self.files.resolve(path), lambda line: names_host(line, names))
-            except (IOError, OSError):
+            except OSError:
                 return False  # as for any record: the next connection's refusal names the line to remove
         # Through a connection the files half reads and writes whole files as text.
         text = self.files.read_text(path)
@@ -158,7 +165,7 @@ class StateStore:
             return False
         return self.files.write_text(path, ''.join(kept))
 
-    def pin_host_key(self, port, key):
+    def pin_host_key(self, port: int | str, key: str) -> bool:
         """Records `key` ('ssh-ed25519 AAAA...') as the machine's at `port`, in place of any line it had."""
         self.forget_host_key(port)
         path = self.known_hosts()
@@ -172,38 +179,38 @@ class StateStore:
         key = hashlib.sha256(('%s\0%s\0%s' % (self.executable, config_dir, name)).encode('utf-8')).hexdigest()[:24]
         return self.path.join(self.base, 'machines', key + '.json')
 
-    def load_record(self, facts):
+    def load_record(self, facts: dict[str, Any] | None) -> dict[str, Any] | None:
         if not facts or not facts.get('config_dir'):
             return None
         return self._read(self._record_path(facts['config_dir'], facts['name']))
 
-    def save_record(self, facts, desired, init_only):
+    def save_record(self, facts: dict[str, Any], desired: dict[str, Any], init_only: Iterable[str]) -> bool:
         options = dict((k, desired.get(k)) for k in init_only if desired.get(k) is not None)
         record = {'name': facts['name'], 'created': facts.get('created'), 'options': options}
         return self._write(self._record_path(facts['config_dir'], facts['name']), record)
 
-    def delete_record(self, facts):
+    def delete_record(self, facts: dict[str, Any] | None) -> None:
         if facts and facts.get('config_dir'):
             self.files.remove(self._record_path(facts['config_dir'], facts['name']))
 
     # -- copies of machines' own files ------------------------------------------------------
-    def machine_file_copies(self):
+    def machine_file_copies(self) -> str:
         return self.path.join(self.base, 'machine-files')
 
-    def keep_machine_file(self, facts, text):
+    def keep_machine_file(self, facts: dict[str, Any] | None, text: str) -> None:
         """A copy of a machine's own JSON file, taken before a podman command that rewrites it."""
         if facts and facts.get('config_dir'):
             key = self.path.basename(self._record_path(facts['config_dir'], facts['name']))
             self.files.write_text(self.path.join(self.machine_file_copies(), '%s-%s' % (facts['name'], key)), text)
 
     # -- podman versions -----------------------------------------------------------------
-    def cached_version(self, executable):
+    def cached_version(self, executable: str) -> str | None:
         ident = self.files.file_identity(executable)
         if ident is None:
             return None
         return (self._read(self.path.join(self.base, 'versions.json')) or {}).get(ident)
 
-    def remember_version(self, executable, version):
+    def remember_version(self, executable: str, version: str) -> None:
         ident = self.files.file_identity(executable)
         if ident is None:
             return

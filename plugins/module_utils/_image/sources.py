@@ -462,7 +462,7 @@ class Cache:
         try:
             with open(self.record_path(image)) as f:
                 return json.load(f)
-        except (IOError, OSError, ValueError):
+        except (OSError, ValueError):
             return None
 
     def write_record(self, image, data):
@@ -581,7 +581,7 @@ def _download(art, url, part, progress, deadline, timeout, max_size):
     try:
         with open(meta_path) as f:
             meta = json.load(f)
-    except (IOError, OSError, ValueError):
+    except (OSError, ValueError):
         meta = {}
     offset = os.path.getsize(part) if os.path.isfile(part) and meta.get('url') == url else 0
     resp, status = _open(art, url, offset)

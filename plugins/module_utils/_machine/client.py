@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import no_such_program
@@ -22,19 +23,26 @@ from ansible_collections.machinist.podman.plugins.module_utils._machine import p
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import provider_refusal
 from ansible_collections.machinist.podman.plugins.module_utils._machine.versions import Capabilities, PodmanVersion
 
+if TYPE_CHECKING:
+    import builtins  # MachineClient.list shadows list in the class body
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
+
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import CommandResult, Runner
+
 
 class MachineError(MachinistError):
     """podman refused, failed or printed what cannot be read; `result` is its command."""
 
 
-def readable_json(text):
+def readable_json(text: str | None) -> bool:
     try:
         return bool(text and text.strip()) and json.loads(text) is not None
     except ValueError:
         return False
 
 
-def podman_said(result):
+def podman_said(result: CommandResult | None) -> str:
     err = E.classify(result).text if result is not None else ''
     if not err:
         return ''
@@ -44,16 +52,16 @@ def podman_said(result):
 class MachineClient:
     """Podman machine operations over a runner, with the version read at most once."""
 
-    def __init__(self, runner, store, host):
+    def __init__(self, runner: Runner, store: StateStore | None, host: dict[str, Any]) -> None:
         self.runner = runner
         self.store = store
         self.host = host
-        self.warnings = []
-        self._caps = None
+        self.warnings: list[str] = []
+        self._caps: Capabilities | None = None
 
     # -- version -------------------------------------------------------------------------
     @property
-    def caps(self):
+    def caps(self) -> Capabilities:
         if self._caps is None:
             cached = self.store.cached_version(self.runner.executable) if self.store else None
             if cached:
@@ -76,7 +84,7 @@ class MachineClient:
             self._caps = Capabilities(version)
         return self._caps
 
-    def check_provider(self, provider):
+    def check_provider(self, provider: str | None) -> None:
         """Refuse a provider this host or podman cannot have, before podman is asked with it."""
         if provider:
             why = provider_refusal(provider, self.host['os'], self.caps.version.major, self.host.get('arch'))
@@ -84,12 +92,12 @@ class MachineClient:
                 raise MachineError(why)
 
     # -- reading ---------------------------------------------------------------------------
-    def _check_program(self, result):
+    def _check_program(self, result: CommandResult) -> None:
         """rc 127 and no output: the program itself is missing (the controller-side path finds out only now)."""
         if result.rc == 127 and not result.stdout:
             raise MachineError(no_such_program(self.runner.executable), result)
 
-    def _fail_common(self, result, doing):
+    def _fail_common(self, result: CommandResult, doing: str) -> NoReturn:
         self._check_program(result)
         err = E.classify(result)
         if err.condition == E.ROOT_REFUSED:
@@ -116,7 +124,7 @@ class MachineClient:
                                % (err.details.get('provider'), podman_said(result)), result, condition=err.condition)
         raise MachineError('podman could not %s.%s' % (doing, podman_said(result)), result, condition=err.condition)
 
-    def inspect(self, names, env=None):
+    def inspect(self, names: Sequence[str], env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
         """{name: facts} for the machines that exist among `names`."""
         result = self.runner.run(cmds.inspect_argv(names), env=env)
         if not result.ok:
@@ -140,7 +148,7 @@ class MachineClient:
             found[facts['name']] = facts
         return found
 
-    def list(self, env=None, all_providers=False):
+    def list(self, env: dict[str, str] | None = None, all_providers: bool = False) -> builtins.list[dict[str, Any]]:
         result = self.runner.run(cmds.list_argv(self.caps, all_providers), env=env)
         if not result.ok:
             self._fail_common(result, 'list machines')
@@ -152,14 +160,14 @@ class MachineClient:
                 self.warnings.append(note)
         return [F.from_list(e) for e in F.parse_json_array(result.stdout, 'machine list')]
 
-    def describe(self, facts):
+    def describe(self, facts: dict[str, Any]) -> dict[str, Any]:
         """Facts as the modules return them."""
         out = dict(facts)
         out['podman_version'] = str(self.caps.version)
         return out
 
 
-def client_for(runner):
+def client_for(runner: Runner) -> MachineClient:
     """The machine client every task uses, on the host the runner reaches: its OS and architecture, the
     collection's state store there."""
     store = StateStore(base=runner.host().get('state_base'), executable=runner.executable, files=runner)

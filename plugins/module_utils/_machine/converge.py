@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LockTimeout
 from ansible_collections.machinist.podman.plugins.module_utils._ignition.config import data_url
@@ -26,20 +27,27 @@ from ansible_collections.machinist.podman.plugins.module_utils._machine.client i
 from ansible_collections.machinist.podman.plugins.module_utils._machine.plan import plan_machine
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineClient
+
 # The guest's host key that a new machine gets through Ignition (see Converger._place_host_key).
 HOST_KEY = '/etc/ssh/ssh_host_ed25519_key'
 
 
 class Converger:
-    def __init__(self, client, check_mode=False, start_timeout=None, path_exists=None, pin_host_key=False):
+    def __init__(self, client: MachineClient, check_mode: bool = False, start_timeout: float | None = None,
+                 path_exists: Callable[..., bool] | None = None, pin_host_key: bool = False) -> None:
         self.client = client
         self.runner = client.runner
         self.check_mode = check_mode
         self.start_timeout = start_timeout
         self.path_exists = path_exists
         self.pin_host_key = pin_host_key
-        self._placed_key = None
-        self._kept = None  # the machine's file as it was before the command now running
+        self._placed_key: str | None = None
+        self._kept: tuple[str, str] | None = None  # the machine's file as it was before the command now running
 
     def _precheck_files(self, desired):
         if self.path_exists is None:
@@ -56,7 +64,7 @@ class Converger:
                 raise MachineError('%s=%s: no such file on the host that runs podman. Give the path of an existing '
                                    'file (or, for image, a URL or docker:// reference)' % (field, path))
 
-    def converge(self, desired, state, recreate=False):
+    def converge(self, desired: dict[str, Any], state: str, recreate: bool = False) -> dict[str, Any]:
         name = desired['name']
         self.client.check_provider(desired.get('provider'))
         env = cmds.provider_env(desired.get('provider'))

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -33,7 +37,7 @@ class FactsError(MachinistError, ValueError):
     """Podman printed JSON we cannot read."""
 
 
-def parse_json_array(text, what):
+def parse_json_array(text: str | None, what: str) -> list[dict[str, Any]]:
     try:
         data = json.loads(text or '[]')
     except ValueError as e:
@@ -58,7 +62,7 @@ def _last_dir(path):
     return path.replace('\\', '/').rstrip('/').split('/')[-1] or None
 
 
-def shape_of(entry):
+def shape_of(entry: dict[str, Any]) -> str:
     if 'ConfigDir' in entry:
         return '5'
     if 'ConfigPath' in entry:
@@ -67,7 +71,7 @@ def shape_of(entry):
                      % ', '.join(sorted(entry)))
 
 
-def canonical_usb(device):
+def canonical_usb(device: str | dict[str, Any]) -> str:
     """'vendor=1D6B,product=0002' and inspect's {Vendor: 7531, Product: 2} -> 'vendor=1d6b,product=0002'."""
     try:
         return _canonical_usb(device)
@@ -123,7 +127,7 @@ def _common(entry, provider):
     }
 
 
-def from_inspect_v4(entry, machine_config=None):
+def from_inspect_v4(entry: dict[str, Any], machine_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """4.x shape. `machine_config` is the machine's own JSON config, read only where inspect lacks a field."""
     config_path = _path(entry.get('ConfigPath'))
     config_dir = config_path.replace('\\', '/').rsplit('/', 1)[0] if config_path else None
@@ -146,7 +150,7 @@ def from_inspect_v4(entry, machine_config=None):
     return facts
 
 
-def from_inspect_v5(entry):
+def from_inspect_v5(entry: dict[str, Any]) -> dict[str, Any]:
     """5.x (and 6.x) shape."""
     config_dir = _path(entry.get('ConfigDir'))
     facts = _common(entry, _last_dir(config_dir))
@@ -165,18 +169,18 @@ def from_inspect_v5(entry):
     return facts
 
 
-def needs_machine_config(entry):
+def needs_machine_config(entry: dict[str, Any]) -> bool:
     """Whether inspect leaves out something that only the machine's config file says (4.3 to 4.6)."""
     return shape_of(entry) == '4' and ('Rootful' not in entry or 'UserModeNetworking' not in entry)
 
 
-def from_inspect(entry, machine_config=None):
+def from_inspect(entry: dict[str, Any], machine_config: dict[str, Any] | None = None) -> dict[str, Any]:
     if shape_of(entry) == '5':
         return from_inspect_v5(entry)
     return from_inspect_v4(entry, machine_config)
 
 
-def from_list(entry):
+def from_list(entry: dict[str, Any]) -> dict[str, Any]:
     """One entry of `podman machine list --format json` (any version)."""
     def number(key):
         value = entry.get(key)
@@ -220,7 +224,7 @@ def from_list(entry):
     }
 
 
-def merge_list(facts, listed):
+def merge_list(facts: dict[str, Any], listed: dict[str, Any]) -> dict[str, Any]:
     """Add what only `list` says (default connection, swap, the starting flag) to inspect's facts."""
     merged = dict(facts)
     merged['default'] = listed.get('default')
@@ -239,7 +243,7 @@ def merge_list(facts, listed):
 MANAGED = ('state', 'cpus', 'memory_mib', 'disk_gib', 'rootful', 'user_mode_networking', 'usb', 'username')
 
 
-def managed_view(facts):
+def managed_view(facts: dict[str, Any] | None) -> dict[str, Any]:
     """The part of the facts that the module manages, for diff mode's before/after."""
     if not facts:
         return {'exists': False, 'state': 'absent'}
@@ -253,7 +257,7 @@ def managed_view(facts):
     return view
 
 
-def ssh_login(facts, as_root=False):
+def ssh_login(facts: dict[str, Any], as_root: bool = False) -> dict[str, Any] | None:
     """How to SSH into a machine as podman does: 127.0.0.1 at its port, as its user (or root), with its key.
     None when podman reports no SSH port for it."""
     ssh = facts.get('ssh') or {}

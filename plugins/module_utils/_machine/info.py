@@ -10,12 +10,20 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 import fnmatch
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
-def gather(client, patterns=None, provider=None, all_providers=False):
+    from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineClient
+
+
+def gather(client: MachineClient, patterns: Sequence[str] | None = None, provider: str | None = None,
+           all_providers: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
     """(machines, warnings): normalised facts of the machines whose names match `patterns`."""
     warnings = []
     client.check_provider(provider)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.machinist.podman.plugins.module_utils._image.names import image_kind, strip_suffix
@@ -30,6 +31,12 @@ from ansible_collections.machinist.podman.plugins.module_utils._machine.provider
 )
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._machine.versions import Capabilities
+
 STATES = ('present', 'started', 'stopped', 'restarted', 'absent')
 RECREATE_HINT = ('set recreate: true to remove and re-create the machine (this destroys its containers, images '
                  'and volumes)')
@@ -41,30 +48,32 @@ _UNITS = {'memory': ' MiB', 'disk_size': ' GiB', 'swap': ' MiB'}
 
 
 class Plan:
-    def __init__(self):
-        self.actions = []
-        self.changes = {}
-        self.refusal = None
-        self.warnings = []
-        self.provider = None
-        self.before = None
-        self.after = None
+    def __init__(self) -> None:
+        # Each action: {'action', 'argv', 'reason', 'env', 'files'}, in the order they run.
+        self.actions: list[dict[str, Any]] = []
+        self.changes: dict[str, dict[str, Any]] = {}
+        self.refusal: str | None = None
+        self.warnings: list[str] = []
+        self.provider: str | None = None
+        self.before: dict[str, Any] | None = None
+        self.after: dict[str, Any] | None = None
 
-    def add(self, action, argv, reason, env=None, files=None):
+    def add(self, action: str, argv: list[str], reason: str, env: dict[str, str] | None = None,
+            files: dict[str, str] | None = None) -> None:
         # files: {path: text} written on the podman host just before the command runs.
         self.actions.append({'action': action, 'argv': argv, 'reason': reason, 'env': env or {},
                              'files': files or {}})
 
-    def refuse(self, message):
+    def refuse(self, message: str) -> Plan:
         if self.refusal is None:
             self.refusal = message
         return self
 
     @property
-    def changed(self):
+    def changed(self) -> bool:
         return bool(self.actions)
 
-    def summary(self):
+    def summary(self) -> list[dict[str, Any]]:
         return [{'action': a['action'], 'reason': a['reason'], 'command': a['argv']} for a in self.actions]
 
 
@@ -164,7 +173,8 @@ def _init_only_drift(desired, facts, record):
     return drift, unverified
 
 
-def plan_machine(desired, state, facts, caps, host, record=None, recreate=False, others=None):
+def plan_machine(desired: dict[str, Any], state: str, facts: dict[str, Any] | None, caps: Capabilities, host: dict[str, Any],
+                 record: dict[str, Any] | None = None, recreate: bool = False, others: Sequence[dict[str, Any]] | None = None) -> Plan:
     """The plan that takes the machine from `facts` (None: it does not exist) to `desired` in `state`."""
     plan = _plan_machine(desired, state, facts, caps, host, record, recreate, others)
     # Hyper-V refuses every change to a machine from a session that is not elevated; say so first.

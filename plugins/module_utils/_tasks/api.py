@@ -10,11 +10,19 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import PodmanAPI
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import endpoint_for_machine, endpoint_from_url
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHSession, TransportError
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS, fail, make_runner
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
+    from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint, SSHTarget
 
 # Options documented in the machinist.podman._api doc fragment.
 API_ARGS = dict(
@@ -36,12 +44,12 @@ class APIContext:
     """What an API task reaches through its module: a machine's facts, the Podman API, SSH sessions.
     Whatever it opened is closed at the end; context() says where the requests went."""
 
-    def __init__(self, module):
-        self.module = module
-        self.api = None
-        self._open = []
+    def __init__(self, module: Any) -> None:
+        self.module = module  # the AnsibleModule (hinted Any: module_utils imports nothing from Ansible)
+        self.api: PodmanAPI | None = None
+        self._open: list[Endpoint | SSHSession] = []
 
-    def machine_facts(self, name):
+    def machine_facts(self, name: str) -> dict[str, Any]:
         """`podman machine inspect NAME` through the machine modules' own client."""
         client = client_for(make_runner(self.module))
         facts = client.inspect([name]).get(name)
@@ -50,7 +58,7 @@ class APIContext:
                                  'with machinist.podman.podman_machine first' % name)
         return facts
 
-    def open_api(self):
+    def open_api(self) -> PodmanAPI:
         """The PodmanAPI for the module's connection options, once it answers _ping."""
         params = self.module.params
         if params.get('machine'):
@@ -63,23 +71,23 @@ class APIContext:
         self.api = api
         return api
 
-    def session(self, target):
+    def session(self, target: SSHTarget) -> SSHSession:
         """An SSH session to `target`, closed with the context."""
         session = SSHSession(target)
         self._open.append(session)
         return session
 
-    def context(self):
+    def context(self) -> dict[str, Any]:
         if self.api is None:
             return {}
         return {'requests': self.api.requests, 'api_url': self.api.endpoint.describe()}
 
-    def close(self):
+    def close(self) -> None:
         while self._open:
             self._open.pop().close()
 
 
-def run_api_module(module, task):
+def run_api_module(module: Any, task: Callable[..., dict[str, Any]]) -> NoReturn:
     """The API modules' path: task(params, context, check_mode) returns changed, actions, the before and
     after states, ...; the module exits with that result (before and after as the diff, in diff mode) and
     the requests made and where, or fails with the same context."""

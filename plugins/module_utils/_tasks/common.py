@@ -14,9 +14,19 @@ and plugin_utils/_controller_side.py the controller-side path. Both fail through
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError, failure
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner, find_program, no_such_program
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import PROVIDERS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles, Runner
+
+# `module` below is an AnsibleModule, hinted Any: module_utils imports nothing from Ansible.
 
 # What a task may raise: every error the collection names. Anything else is a bug, and shows its traceback.
 TASK_ERRORS = (MachinistError,)
@@ -29,7 +39,7 @@ COMMON_ARGS = dict(
 )
 
 
-def make_runner(module):
+def make_runner(module: Any) -> LocalRunner:
     executable = module.params['executable']
     path = find_program(executable, search=lambda name: module.get_bin_path(name, required=False))
     if not path:
@@ -37,7 +47,7 @@ def make_runner(module):
     return LocalRunner(path)
 
 
-def finished(result, runner, diff):
+def finished(result: dict[str, Any], runner: Runner, diff: bool) -> dict[str, Any]:
     """A converger's result as the task returns it: the commands that ran, the diff only in diff mode."""
     result['commands'] = runner.commands()
     if not diff:
@@ -46,19 +56,19 @@ def finished(result, runner, diff):
     return result
 
 
-def set_deadline(runner, params, field):
+def set_deadline(runner: Runner, params: dict[str, Any], field: str) -> None:
     """Every podman call of the task gets a deadline: its own, or the option's."""
     if params[field] <= 0:
         raise MachinistError('%s must be a positive number of seconds, not %d' % (field, params[field]))
     runner.default_timeout = params[field]
 
 
-def fail(module, error, commands=None, **context):
+def fail(module: Any, error: BaseException, commands: list[Any] | None = None, **context: Any) -> NoReturn:
     """Fails the module's task with failure()'s result."""
     module.fail_json(**failure(error, commands, **context))
 
 
-def run_in_module(module, task, runner=None):
+def run_in_module(module: Any, task: Callable[..., dict[str, Any]], runner: Runner | LocalFiles | None = None) -> NoReturn:
     """The module path: the task with a LocalRunner on this host (or `runner`), and the module's exit."""
     runner = runner or make_runner(module)
     try:

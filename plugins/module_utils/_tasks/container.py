@@ -10,12 +10,18 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import registry_auth_header
 from ansible_collections.machinist.podman.plugins.module_utils._container.converge import converge_container
 from ansible_collections.machinist.podman.plugins.module_utils._container.image import ImageError, archive_image, converge_image
 from ansible_collections.machinist.podman.plugins.module_utils._container.spec import NETWORK_MODES, RESTART_POLICIES, desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import API_ARGS, API_EXCLUSIVE, API_ONE_OF
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import APIContext
 
 CONTAINER_ARGS = dict(
     name=dict(type='str', required=True),
@@ -39,7 +45,7 @@ CONTAINER_RULES = dict(mutually_exclusive=API_EXCLUSIVE, required_one_of=API_ONE
                                     ('state', 'stopped', ['image'])])
 
 
-def container_task(params, ctx, check_mode=False):
+def container_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
     p = params
     # The options are checked before anything is reached.
     desired = desired_from_params(p) if p['state'] != 'absent' else None
@@ -63,7 +69,7 @@ IMAGE_RULES = dict(mutually_exclusive=API_EXCLUSIVE + [('load_path', 'username')
                    required_together=[('username', 'password')])
 
 
-def image_task(params, ctx, check_mode=False):
+def image_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
     p = params
     if p['load_path']:
         if not os.path.isfile(p['load_path']):

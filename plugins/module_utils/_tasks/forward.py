@@ -10,6 +10,8 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import PodmanAPI
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import guest_socket, machine_ssh_target
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint
@@ -17,6 +19,13 @@ from ansible_collections.machinist.podman.plugins.module_utils._forward import g
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import API_ARGS
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHSession
+    from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import APIContext
 
 # The SSH options are the API modules' (the machinist.podman._api doc fragment), with their defaults.
 FORWARD_ARGS = dict(
@@ -39,7 +48,7 @@ FORWARD_ARGS = dict(
 FORWARD_RULES = dict(mutually_exclusive=[('machine', 'gvproxy_socket')], required_one_of=[('machine', 'gvproxy_socket')])
 
 
-def owner_namer(facts, session):
+def owner_namer(facts: dict[str, Any] | None, session: SSHSession | None) -> Callable[[dict[str, Any]], str]:
     """Names who made a forward: podman for the machine's SSH port, else the container publishing it."""
     cache = {}
 
@@ -70,7 +79,7 @@ def owner_namer(facts, session):
     return owner_of
 
 
-def desired_forwards(forwards):
+def desired_forwards(forwards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The declared forwards, normalised; the same host address twice is refused."""
     desired = [G.normalise(dict((k, v) for k, v in f.items() if v is not None and not (k == 'host_ip' and f.get('host_socket'))), i)
                for i, f in enumerate(forwards)]
@@ -81,7 +90,7 @@ def desired_forwards(forwards):
     return desired
 
 
-def forward_task(params, ctx, check_mode=False):
+def forward_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
     p = params
     desired = desired_forwards(p['forwards'])
     session = None
@@ -103,7 +112,7 @@ def forward_task(params, ctx, check_mode=False):
     try:
         out = G.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
                                   check_mode=check_mode, owner_of=owner_namer(facts, session))
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         raise G.ForwardError('could not keep the forwards in machine %s: %s' % (p['machine'], exc))
     return dict(changed=out['changed'], forwards=out['forwards'], exposed=out['exposed'], unexposed=out['unexposed'],
                 before=out['before'], after=out['after'])

@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
 from ansible_collections.machinist.podman.plugins.module_utils._ignition import config as I
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
 
 OWNER = dict(type='str')
 IGNITION_ARGS = dict(
@@ -60,13 +66,13 @@ def _base(path):
     try:
         with open(path) as fh:
             return json.load(fh)
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         raise I.IgnitionError('base: cannot read %s: %s' % (path, exc))
     except ValueError as exc:
         raise I.IgnitionError('base: %s is not JSON: %s' % (path, exc))
 
 
-def ignition_task(params, files, check_mode=False, diff=False):
+def ignition_task(params: dict[str, Any], files: LocalFiles, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     p = params
     for i, f in enumerate(p['files'] or []):
         if f.get('src') and not f.get('content_base64'):
@@ -99,7 +105,7 @@ def _read(dest):
     try:
         with open(dest) as fh:
             return fh.read()
-    except (IOError, OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         return None
 
 
@@ -110,5 +116,5 @@ def _write(dest, text):
     try:
         with replacing(dest, mode=0o600) as fh:
             fh.write(text)
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         raise I.IgnitionError('dest: cannot write %s: %s' % (dest, exc))

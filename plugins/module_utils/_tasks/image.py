@@ -16,10 +16,18 @@ connection, and no decompressor is needed on Windows.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
 from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
 from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import PROVIDERS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
 
 IMAGE_ARGS = dict(
     source=dict(type='str', required=True),
@@ -55,7 +63,7 @@ def _digest(value, field):
     return text.lower()
 
 
-def resolve(p, arch, expand, check_exists=True):
+def resolve(p: dict[str, Any], arch: str, expand: Callable[[str], str], check_exists: bool = True) -> M.Artifact:
     """The artifact the options name; `expand` turns ~ in a local path into the podman host's home."""
     kind = p['source_type']
     src = p['source']
@@ -85,14 +93,14 @@ def resolve(p, arch, expand, check_exists=True):
 
 # -- the controller-side path ----------------------------------------------------------------
 
-def limits(p):
+def limits(p: dict[str, Any]) -> tuple[int, int]:
     """(timeout, max_size) from the options, checked."""
     if p['timeout'] < 1:
         raise F.FetchError('timeout: %d must be 1 or more seconds' % p['timeout'])
     return p['timeout'], M.size_in_bytes(p['max_size'], 'max_size')
 
 
-def image_module_task(params, files, check_mode=False, diff=False):
+def image_module_task(params: dict[str, Any], files: LocalFiles, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     """The module path: the image resolved, fetched and verified into the cache on this host, the cache pruned."""
     p = params
     arch = p['arch'] or M.fcos_arch(files.host()['arch'])
@@ -119,7 +127,7 @@ def image_module_task(params, files, check_mode=False, diff=False):
             'pruned': pruned, 'warnings': []}
 
 
-def with_source(exc, art):
+def with_source(exc: F.FetchError, art: M.Artifact | None) -> F.FetchError:
     """The error, its failed result naming the source (None when the options named none that resolved)."""
     exc.extra['source'] = art.describe() if art else None
     return exc

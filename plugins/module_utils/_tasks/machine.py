@@ -17,11 +17,18 @@ _common/errors.py failure() turns those into the failed result.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
 from ansible_collections.machinist.podman.plugins.module_utils._machine.converge import Converger
 from ansible_collections.machinist.podman.plugins.module_utils._machine.info import gather
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import SpecError, desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import COMMON_ARGS, finished, set_deadline
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import Runner
 
 MACHINE_ARGS = dict(
     name=dict(type='str', default='podman-machine-default'),
@@ -55,7 +62,7 @@ INFO_ARGS = dict(
 )
 
 
-def machine_task(params, runner, check_mode=False, diff=False):
+def machine_task(params: dict[str, Any], runner: Runner, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     desired = desired_from_params(params)
     if params['timeout'] <= 0:
         raise SpecError('timeout must be a positive number of seconds')
@@ -66,7 +73,7 @@ def machine_task(params, runner, check_mode=False, diff=False):
     return finished(converger.converge(desired, params['state'], recreate=params['recreate']), runner, diff)
 
 
-def info_task(params, runner, check_mode=False, diff=False):
+def info_task(params: dict[str, Any], runner: Runner, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     set_deadline(runner, params, 'command_timeout')
     client = client_for(runner)
     machines, warnings = gather(client, params['name'], params['provider'], params['all_providers'])

@@ -9,9 +9,16 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
 from ansible_collections.machinist.podman.plugins.module_utils._machine_os.converge import MachineOSConverger
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import COMMON_ARGS, finished, set_deadline
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import Runner
 
 OS_ARGS = dict(
     name=dict(type='str', default='podman-machine-default'),
@@ -24,7 +31,7 @@ OS_ARGS = dict(
 )
 
 
-def os_task(params, runner, check_mode=False, diff=False):
+def os_task(params: dict[str, Any], runner: Runner, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     """podman_machine_os: packages (and updates) in the machine's own OS, over `podman machine ssh`."""
     set_deadline(runner, params, 'timeout')
     client = client_for(runner)
