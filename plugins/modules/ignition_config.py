@@ -324,14 +324,13 @@ replaced:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
-from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import run_in_module
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.ignition import IGNITION_ARGS, ignition_task
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import run_module
 
 
 def main():
     module = AnsibleModule(argument_spec=IGNITION_ARGS, supports_check_mode=True)
-    run_in_module(module, ignition_task, runner=LocalFiles())
+    run_module(module, ignition_task)
 
 
 if __name__ == '__main__':

@@ -33,7 +33,7 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.action.normal import ActionModule as ModuleAction
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import failure
-from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
 from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
 from ansible_collections.machinist.podman.plugins.plugin_utils._shells import for_family
 

@@ -16,7 +16,8 @@ from ansible_collections.machinist.podman.plugins.module_utils._api.client impor
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import endpoint_for_machine, endpoint_from_url
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHSession, TransportError
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
-from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS, fail, make_runner
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import make_runner
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -18,7 +18,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._api.transport im
 from ansible_collections.machinist.podman.plugins.module_utils._forward import gvproxy as G
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import API_ARGS
-from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -20,7 +20,6 @@ from ansible_collections.machinist.podman.plugins.module_utils._ignition import 
 if TYPE_CHECKING:
     from typing import Any
 
-    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
 
 OWNER = dict(type='str')
 IGNITION_ARGS = dict(
@@ -72,7 +71,8 @@ def _base(path):
         raise I.IgnitionError('base: %s is not JSON: %s' % (path, exc))
 
 
-def ignition_task(params: dict[str, Any], files: LocalFiles, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
+def ignition_task(params: dict[str, Any], runner: None = None, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
+    """Runs no program and reads only `base` and `dest`: it takes no runner."""
     p = params
     for i, f in enumerate(p['files'] or []):
         if f.get('src') and not f.get('content_base64'):

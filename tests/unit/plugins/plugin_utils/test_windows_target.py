@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import failure
-from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine import MACHINE_ARGS, info_task, machine_task
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
 from ansible_collections.machinist.podman.plugins.plugin_utils import _shells as S
 from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
 from ansible_collections.machinist.podman.tests.unit.conftest import recorded

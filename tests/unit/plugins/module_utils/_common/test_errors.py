@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import failure
 from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
-from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import TASK_ERRORS
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
 
 
 class Ran:
