@@ -74,16 +74,16 @@ class Converger:
         record = self.client.store.load_record(facts) if (facts and self.client.store) else None
         if facts is None and state != 'absent':
             self._precheck_files(desired)
-        plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate)
-        creates = any(a['action'] == 'init' for a in plan.actions)
-        if plan.refusal is None and creates and not caps.has('disk_named_per_machine') \
-                and image_kind(desired.get('image')) in ('file', 'url'):
-            # Only old podmans, and only when creating from a local file or a URL (both name the disk after the
-            # file): are other machines' disks in the way?
+        others = None
+        may_create = state != 'absent' and (facts is None or recreate)
+        if may_create and not caps.has('disk_named_per_machine') and image_kind(desired.get('image')) in ('file', 'url'):
+            # Only old podmans, and only when the run may create from a local file or a URL (both name the disk
+            # after the file): are other machines' disks in the way? Read before the one plan, which decides.
             listed = self.client.list(env=env)
             others = list(self.client.inspect([m['name'] for m in listed], env=env).values()) if listed else []
-            plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate,
-                                others=others)
+        plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate,
+                            others=others)
+        creates = any(a['action'] == 'init' for a in plan.actions)
         if plan.refusal:
             raise MachineError(plan.refusal, plan=plan)
         if creates and facts is not None:
