@@ -40,11 +40,11 @@ for _try in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && 
 cat >"$work/img/fetch.py" <<PY
 import sys, time
 sys.path.insert(0, '$work/collections')
-from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
-cache = M.Cache(sys.argv[1])
-art = M.from_url('http://127.0.0.1:$port/files/$(basename "$image")', checksum='$sum')
+from ansible_collections.machinist.podman.plugins.module_utils._image import sources
+cache = sources.Cache(sys.argv[1])
+art = sources.from_url('http://127.0.0.1:$port/files/$(basename "$image")', checksum='$sum')
 t = time.time()
-out = M.ensure(cache, art)
+out = sources.ensure(cache, art)
 print('%s %.4f' % ('hit' if out['cache_hit'] else 'fetch', time.time() - t))
 PY
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
-from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
+from ansible_collections.machinist.podman.plugins.module_utils._image import fetch, sources
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.image import SUFFIX, limits, resolve, with_source
 
 NOT_ON_TARGET = ('progress_file', 'prune_older_than_days', 'prune_keep')
@@ -25,19 +24,19 @@ def image_task(params, runner, check_mode=False, diff=False):
     host = runner.host()
     for option in NOT_ON_TARGET:
         if p.get(option) is not None:
-            raise F.FetchError('%s: not available when the controller fetches for the target (a Windows target, or '
+            raise fetch.FetchError('%s: not available when the controller fetches for the target (a Windows target, or '
                                'machinist_podman_controller_side); remove it' % option)
-    arch = p['arch'] or M.fcos_arch(host.get('arch') or '')
+    arch = p['arch'] or sources.fcos_arch(host.get('arch') or '')
     art = None
     try:
         art = resolve(p, arch, runner.expand, check_exists=False)
         if art.compressed and not art.sha256:
-            raise F.FetchError('uncompressed_checksum: the target keeps the image compressed (podman decompresses it '
+            raise fetch.FetchError('uncompressed_checksum: the target keeps the image compressed (podman decompresses it '
                                'at machine init), so only the compressed file\'s sha256 can be checked there; give '
                                'checksum')
         out = ensure_on_target(runner, p['cache_dir'] or runner.path.join(host['cache_base'], 'images'), art,
                                p['verify'], check_mode, timeout=limits(p)[0], max_size=limits(p)[1])
-    except F.FetchError as exc:
+    except fetch.FetchError as exc:
         raise with_source(exc, art)
     rec = out['record'] or {}
     return {'changed': out['changed'], 'path': out['path'], 'sha256': rec.get('sha256'),
@@ -50,10 +49,10 @@ def _expected(art):
     return art.sha256 or art.uncompressed_sha256
 
 
-def ensure_on_target(runner, cache_dir, art, verify, check_mode, timeout=3600, max_size=M.DEFAULT_MAX_SIZE):
+def ensure_on_target(runner, cache_dir, art, verify, check_mode, timeout=3600, max_size=sources.DEFAULT_MAX_SIZE):
     if art.path:
         return _file_on_target(runner, art)
-    image = M.cache_file(runner.path, cache_dir, art, SUFFIX.get(art.compression, ''))
+    image = sources.cache_file(runner.path, cache_dir, art, SUFFIX.get(art.compression, ''))
     record_path = image + '.json'
     text = runner.read_text(record_path)
     try:
@@ -91,29 +90,29 @@ def ensure_on_target(runner, cache_dir, art, verify, check_mode, timeout=3600, m
             seen = runner.ask('digest', part) or {}
             if seen.get('sha256') != _expected(art):
                 runner.remove(part)
-                raise F.FetchError('%s: the download from %s has sha256 %s, not %s; nothing was kept'
+                raise fetch.FetchError('%s: the download from %s has sha256 %s, not %s; nothing was kept'
                                    % (art.name, url, seen.get('sha256') or '(unreadable)', _expected(art)),
                                    expected=_expected(art), seen=seen.get('sha256'), mismatch=True, url=url)
             if not (runner.ask('move', part, image) or {}).get('moved'):
-                raise F.FetchError('%s: cannot move the download to %s' % (art.name, image))
-            rec = M.cache_record(art, url, seen['sha256'], None if art.compressed else seen['sha256'],
+                raise fetch.FetchError('%s: cannot move the download to %s' % (art.name, image))
+            rec = sources.cache_record(art, url, seen['sha256'], None if art.compressed else seen['sha256'],
                                  int(seen.get('size') or 0), compressed=art.compressed)
             runner.write_text(record_path, json.dumps(rec, indent=1, sort_keys=True))
             return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False}
     finally:
         runner.remove(headers)
         runner.remove(part)
-    raise F.FetchError('%s: no location could be fetched: %s' % (art.name, '; '.join(errors)), url=art.candidates[-1])
+    raise fetch.FetchError('%s: no location could be fetched: %s' % (art.name, '; '.join(errors)), url=art.candidates[-1])
 
 
 def _file_on_target(runner, art):
     """A local image on the target is used where it is, once its digest is checked."""
     seen = runner.ask('digest', art.path) or {}
     if not seen.get('sha256'):
-        raise F.FetchError('source: %s: no such file on the target' % art.path)
+        raise fetch.FetchError('source: %s: no such file on the target' % art.path)
     want = _expected(art)
     if want and seen['sha256'] != want:
-        raise F.FetchError('source: %s has sha256 %s, not %s' % (art.path, seen['sha256'], want),
+        raise fetch.FetchError('source: %s has sha256 %s, not %s' % (art.path, seen['sha256'], want),
                            expected=want, seen=seen['sha256'], mismatch=True)
     rec = {'source': art.source, 'sha256': seen['sha256'], 'size': int(seen.get('size') or 0),
            'uncompressed_sha256': None if art.compressed else seen['sha256']}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import APIError
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
-from ansible_collections.machinist.podman.plugins.module_utils._container import spec as S
+from ansible_collections.machinist.podman.plugins.module_utils._container import spec as container_spec
 
 RUNNING = ('running',)
 
@@ -26,7 +26,7 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
     actions = []
     changed = [False]
     raw = api.container_inspect(name)
-    current = S.current_from_inspect(raw) if raw else None
+    current = container_spec.current_from_inspect(raw) if raw else None
 
     def do(action, fn, *args):
         actions.append(action)
@@ -40,7 +40,7 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
     if state == 'absent':
         if current:
             do('remove', api.container_remove, name, stop_timeout)
-        before, _after = S.as_diff(current, None)
+        before, _after = container_spec.as_diff(current, None)
         return {'changed': changed[0], 'actions': actions, 'before': before, 'after': {}, 'container': None,
                 'differences': []}
 
@@ -50,10 +50,10 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
         diffs = []
     else:
         image_id = _image_id(api, desired['image'], pull, check_mode, do)
-        diffs = S.differences(desired, current, image_id) if current else []
+        diffs = container_spec.differences(desired, current, image_id) if current else []
     if not current:
         if 'create' not in actions:
-            do('create', api.container_create, S.create_body(desired))
+            do('create', api.container_create, container_spec.create_body(desired))
         current_running = False
     elif diffs or recreate:
         # The new container is made under a temporary name first, so a spec podman refuses leaves
@@ -62,7 +62,7 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
         if not check_mode and api.container_inspect(temp):
             api.container_remove(temp, stop_timeout)  # left by an interrupted earlier run
         try:
-            do('create', api.container_create, S.create_body(dict(desired, name=temp)))
+            do('create', api.container_create, container_spec.create_body(dict(desired, name=temp)))
         except ContainerError as exc:
             raise ContainerError('%s; container %s is as it was' % (exc, name))
         do('remove', api.container_remove, name, stop_timeout)
@@ -76,8 +76,8 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
         do('stop', api.container_stop, name, stop_timeout)
 
     after_raw = None if check_mode else api.container_inspect(name)
-    after_view = S.current_from_inspect(after_raw) if after_raw else None
-    before, after = S.as_diff(current, desired)
+    after_view = container_spec.current_from_inspect(after_raw) if after_raw else None
+    before, after = container_spec.as_diff(current, desired)
     after['state'] = after_view['state'] if after_view else _predicted_state(state, current, actions)
     return {'changed': changed[0], 'actions': actions, 'before': before, 'after': after, 'container': after_view,
             'differences': [{'field': f, 'before': b, 'after': a} for f, b, a in diffs]}
@@ -85,14 +85,14 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
 
 def _create_pulling(api, desired, do):
     try:
-        api.container_create(S.create_body(desired))
+        api.container_create(container_spec.create_body(desired))
     except APIError as exc:
         said = (exc.api_message or '').lower()
         # Podman 5 answers 404; 4.3 answers 500 "image not known".
         if not ('image not known' in said or 'no such image' in said or (exc.status == 404 and 'image' in said)):
             raise ContainerError('%s (done before it: nothing)' % exc)
         do('pull %s' % desired['image'], api.image_pull, desired['image'], 'missing')
-        do('create', api.container_create, S.create_body(desired))
+        do('create', api.container_create, container_spec.create_body(desired))
         return
     do('create', lambda: None)
 

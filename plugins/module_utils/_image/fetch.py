@@ -31,7 +31,7 @@ import zlib
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
-from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
+from ansible_collections.machinist.podman.plugins.module_utils._image import names as image_names
 
 CHUNK = 1 << 20
 # The largest piece of decompressed output held at once (bounded by the writer's queue too).
@@ -52,7 +52,7 @@ class FetchError(MachinistError):
 
 def compression_of(name, head=b''):
     """By suffix, else by magic number, else none."""
-    by_name = N.compression_by_name(name)
+    by_name = image_names.compression_by_name(name)
     if by_name:
         return by_name
     for magic, kind in MAGIC:

@@ -34,8 +34,8 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LockTimeout, held_lock
-from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
-from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
+from ansible_collections.machinist.podman.plugins.module_utils._image import fetch
+from ansible_collections.machinist.podman.plugins.module_utils._image import names as image_names
 
 FCOS_STREAM_URL = 'https://builds.coreos.fedoraproject.org/streams/%s.json'
 # provider -> (FCOS platform, FCOS format, machine-os disktype)
@@ -74,7 +74,7 @@ def cache_file(pathmod, folder, art, suffix=''):
     folder = pathmod.normpath(folder)
     path = pathmod.join(folder, '%s-%s%s' % (art.key(), safe_name(art.name), suffix))
     if pathmod.dirname(pathmod.normpath(path)) != folder:
-        raise F.FetchError('%s: the cache file %s would lie outside the cache folder %s; nothing was written'
+        raise fetch.FetchError('%s: the cache file %s would lie outside the cache folder %s; nothing was written'
                            % (art.name, path, folder))
     return path
 
@@ -83,7 +83,7 @@ def http_only(url, field):
     """Images, mirrors and stream locations come over http or https only (no file:, ftp: or data:)."""
     scheme = urlparse(url).scheme.lower()
     if scheme not in ('http', 'https') or not urlparse(url).netloc:
-        raise F.FetchError('%s: %r is not an http:// or https:// URL; give one (a local image goes in source as a '
+        raise fetch.FetchError('%s: %r is not an http:// or https:// URL; give one (a local image goes in source as a '
                            'path)' % (field, url))
     return url
 
@@ -136,9 +136,9 @@ class _Redirects(HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         old, new = urlparse(req.full_url), urlparse(newurl)
         if new.scheme.lower() not in ('http', 'https'):
-            raise F.FetchError('%s redirected to %s: refused, only http and https are followed' % (req.full_url, newurl))
+            raise fetch.FetchError('%s redirected to %s: refused, only http and https are followed' % (req.full_url, newurl))
         if old.scheme.lower() == 'https' and new.scheme.lower() == 'http':
-            raise F.FetchError('%s redirected to %s: a redirect from https to plain http is refused' % (req.full_url, newurl))
+            raise fetch.FetchError('%s redirected to %s: a redirect from https to plain http is refused' % (req.full_url, newurl))
         new_req = HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
         if new_req is not None and (old.scheme.lower(), old.netloc.lower()) != (new.scheme.lower(), new.netloc.lower()):
             for name in _CREDENTIAL_HEADERS:
@@ -158,13 +158,13 @@ def http_open(url, headers=None, offset=0, timeout=60, what='image'):
         if exc.code == 416 and offset:
             return None, 416
         body = exc.read(300).decode('utf-8', 'replace').strip()
-        raise F.FetchError('%s: %s answered %s %s%s' % (what, url, exc.code, exc.reason, (': ' + body) if body else ''),
+        raise fetch.FetchError('%s: %s answered %s %s%s' % (what, url, exc.code, exc.reason, (': ' + body) if body else ''),
                            status=exc.code, url=url)
     except URLError as exc:
-        raise F.FetchError('%s: cannot reach %s: %s' % (what, url, exc.reason), url=url)
+        raise fetch.FetchError('%s: cannot reach %s: %s' % (what, url, exc.reason), url=url)
     except (OSError, ValueError, HTTPException) as exc:
         # HTTPException: an answer that is not HTTP (BadStatusLine and the like).
-        raise F.FetchError('%s: cannot fetch %s: %s: %s' % (what, url, type(exc).__name__, exc), url=url)
+        raise fetch.FetchError('%s: cannot fetch %s: %s: %s' % (what, url, type(exc).__name__, exc), url=url)
     return resp, resp.status
 
 
@@ -175,21 +175,21 @@ def body_chunks(resp, expected_length, what, url, progress=None, deadline=None, 
     got = 0
     while True:
         if deadline is not None and time.monotonic() > deadline:
-            raise F.FetchError('timeout: %s: the download from %s took longer than %d s (%d bytes so far); raise '
+            raise fetch.FetchError('timeout: %s: the download from %s took longer than %d s (%d bytes so far); raise '
                                'timeout, or use a faster mirror' % (what, url, timeout, got), truncated=True,
                                timed_out=True)
         try:
-            data = getattr(resp, 'read1', resp.read)(F.CHUNK)  # what has arrived, not a full chunk
+            data = getattr(resp, 'read1', resp.read)(fetch.CHUNK)  # what has arrived, not a full chunk
         except (OSError, ValueError, HTTPException) as exc:
             # HTTPException: IncompleteRead, a chunked body cut short.
-            raise F.FetchError('%s: the download from %s broke off after %d bytes: %s: %s'
+            raise fetch.FetchError('%s: the download from %s broke off after %d bytes: %s: %s'
                                % (what, url, got, type(exc).__name__, exc), truncated=True)
         if not data:
             break
         got += len(data)
         yield data
     if expected_length is not None and got < expected_length:
-        raise F.FetchError('%s: %s sent %d of its %d bytes and closed the connection: the download was cut short'
+        raise fetch.FetchError('%s: %s sent %d of its %d bytes and closed the connection: the download was cut short'
                            % (what, url, got, expected_length), truncated=True)
 
 
@@ -205,12 +205,12 @@ def read_json(resp, what, url):
     for data in body_chunks(resp, None, what, url, deadline=deadline, timeout=JSON_TIMEOUT):
         body.extend(data)
         if len(body) > JSON_MAX:
-            raise F.FetchError('%s: %s is larger than %d bytes, which no stream, index or manifest is; check the URL'
+            raise fetch.FetchError('%s: %s is larger than %d bytes, which no stream, index or manifest is; check the URL'
                                % (what, url, JSON_MAX))
     try:
         return json.loads(bytes(body).decode('utf-8'))
     except ValueError as exc:
-        raise F.FetchError('%s: %s is not JSON: %s' % (what, url, exc))
+        raise fetch.FetchError('%s: %s is not JSON: %s' % (what, url, exc))
 
 
 def http_json(url, what, headers=None, timeout=60):
@@ -227,7 +227,7 @@ def size_in_bytes(value, field):
         return value
     m = _SIZE.fullmatch(value.strip()) if isinstance(value, str) and '\n' not in value else None
     if not m or int(m.group(1)) <= 0:
-        raise F.FetchError('%s: %r is not a size: give a whole number of bytes, or one with a unit such as "64GiB" or '
+        raise fetch.FetchError('%s: %r is not a size: give a whole number of bytes, or one with a unit such as "64GiB" or '
                            '"512MiB"' % (field, value))
     return int(m.group(1)) << {'': 0, 'k': 10, 'm': 20, 'g': 30, 't': 40}[m.group(2).lower()]
 
@@ -235,40 +235,40 @@ def size_in_bytes(value, field):
 # -- sources ---------------------------------------------------------------------------------
 def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
     """An artifact from a Fedora CoreOS stream name or stream JSON URL."""
-    url = FCOS_STREAM_URL % stream if stream in N.FCOS_STREAMS else http_only(stream, 'source')
+    url = FCOS_STREAM_URL % stream if stream in image_names.FCOS_STREAMS else http_only(stream, 'source')
     data = http_json(url, 'stream %s' % stream)
     platform, fmt, _disktype = PLATFORMS[provider]
     if artifact_query:
         try:
             import jmespath
         except ImportError:
-            raise F.FetchError('artifact_query needs the Python library jmespath on the host that runs the task '
+            raise fetch.FetchError('artifact_query needs the Python library jmespath on the host that runs the task '
                                '(pip install jmespath)')
         disk = jmespath.search(artifact_query, data)
         where = 'artifact_query %r' % artifact_query
         release = (disk or {}).get('release') if isinstance(disk, dict) else None
     else:
         if platform is None:
-            raise F.FetchError('provider %s has no Fedora CoreOS stream artifact; use a machine-os OCI reference' % provider)
+            raise fetch.FetchError('provider %s has no Fedora CoreOS stream artifact; use a machine-os OCI reference' % provider)
         where = 'architectures.%s.artifacts.%s.formats.%s.disk' % (arch, platform, fmt)
         art = (((data.get('architectures') or {}).get(arch) or {}).get('artifacts') or {}).get(platform) or {}
         disk = ((art.get('formats') or {}).get(fmt) or {}).get('disk')
         release = art.get('release')
     if not isinstance(disk, dict) or not disk.get('location'):
         have = sorted(((data.get('architectures') or {}).get(arch) or {}).get('artifacts', {}).keys())
-        raise F.FetchError('stream %s has no %s (platforms there for %s: %s). For a layout this module does not know, '
+        raise fetch.FetchError('stream %s has no %s (platforms there for %s: %s). For a layout this module does not know, '
                            'give artifact_query' % (url, where, arch, ', '.join(have) or 'none'))
     location = http_only(urljoin(url, disk['location']), 'stream %s: location' % stream)
     base = last_part(urlparse(location).path) or 'image'
     candidates = [http_only(m, 'mirrors').rstrip('/') + '/' + base for m in mirrors] + [location]
-    return Artifact(N.strip_suffix(base), F.compression_of(base), url=location, sha256=disk.get('sha256'),
+    return Artifact(image_names.strip_suffix(base), fetch.compression_of(base), url=location, sha256=disk.get('sha256'),
                     uncompressed_sha256=disk.get('uncompressed-sha256'), release=release,
                     source='stream %s' % stream, candidates=candidates)
 
 
 def from_url(url, checksum=None, uncompressed_checksum=None, mirrors=()):
     base = last_part(urlparse(http_only(url, 'source')).path) or 'image'
-    return Artifact(N.strip_suffix(base), F.compression_of(base), url=url, sha256=checksum,
+    return Artifact(image_names.strip_suffix(base), fetch.compression_of(base), url=url, sha256=checksum,
                     uncompressed_sha256=uncompressed_checksum, source='url',
                     candidates=[http_only(m, 'mirrors').rstrip('/') + '/' + base for m in mirrors] + [url])
 
@@ -279,11 +279,11 @@ def from_file(path, checksum=None, uncompressed_checksum=None, check_exists=True
     head = b''
     if check_exists:
         if not os.path.isfile(path):
-            raise F.FetchError('source: %s is not a file on the host that runs the task' % path)
+            raise fetch.FetchError('source: %s is not a file on the host that runs the task' % path)
         with open(path, 'rb') as f:
             head = f.read(8)
     base = last_part(path)
-    return Artifact(N.strip_suffix(base), F.compression_of(base, head), path=path, sha256=checksum,
+    return Artifact(image_names.strip_suffix(base), fetch.compression_of(base, head), path=path, sha256=checksum,
                     uncompressed_sha256=uncompressed_checksum, source='file')
 
 
@@ -312,13 +312,13 @@ class Registry:
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
         if challenge.lower().startswith('basic'):
             if not self.username:
-                raise F.FetchError('registry %s wants a user name and password: give username and password' % self.host)
+                raise fetch.FetchError('registry %s wants a user name and password: give username and password' % self.host)
             raw = ('%s:%s' % (self.username, self.password or '')).encode('utf-8')
             return 'Basic ' + base64.b64encode(raw).decode('ascii')
         url = params.get('realm', '')
         scheme = urlparse(url).scheme.lower()
         if scheme != 'https' and not (scheme == 'http' and self.scheme == 'http'):
-            raise F.FetchError('registry %s: its token realm %r is not https, and the credentials would go there in '
+            raise fetch.FetchError('registry %s: its token realm %r is not https, and the credentials would go there in '
                                'clear; nothing was sent (insecure: true allows an http realm for an http registry)'
                                % (self.host, url))
         query = '&'.join('%s=%s' % (k, params[k]) for k in ('service', 'scope') if params.get(k))
@@ -339,15 +339,15 @@ class Registry:
             try:
                 return http_open(self._url(path), headers=headers, offset=offset, timeout=self.timeout,
                                  what='registry %s' % self.host)
-            except F.FetchError as exc:
+            except fetch.FetchError as exc:
                 status = exc.extra.get('status')
                 if status != 401 or attempt == 2:
                     if status == 401:
-                        raise F.FetchError('registry %s refused the credentials for %s' % (self.host, path))
+                        raise fetch.FetchError('registry %s refused the credentials for %s' % (self.host, path))
                     raise
                 challenge = self._challenge(path, headers)
                 self._auth = self._token(challenge)
-        raise F.FetchError('unreachable')  # pragma: no cover
+        raise fetch.FetchError('unreachable')  # pragma: no cover
 
     def _challenge(self, path, headers):
         try:
@@ -366,12 +366,12 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
     annotation, os and architecture match, then its one titled layer."""
     m = _REF.fullmatch(ref)
     if not m:
-        raise F.FetchError('source: %r is not docker://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]' % ref)
+        raise fetch.FetchError('source: %r is not docker://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]' % ref)
     reg = Registry(m.group('host'), insecure=insecure, username=username, password=password)
     repo, what = m.group('repo'), m.group('digest') or m.group('tag') or 'latest'
     index, mtype = reg.json('/v2/%s/manifests/%s' % (repo, what), INDEX_TYPES + MANIFEST_TYPES)
     if mtype not in INDEX_TYPES and 'manifests' not in index:
-        raise F.FetchError('source: %s is a single image, not an index of disk artifacts; give a machine-os '
+        raise fetch.FetchError('source: %s is a single image, not an index of disk artifacts; give a machine-os '
                            'reference such as docker://quay.io/podman/machine-os:5.4' % ref)
     disktype = PLATFORMS[provider][2]
     chosen = [e for e in index.get('manifests') or []
@@ -381,17 +381,17 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
     if not chosen:
         seen = ['%s/%s' % ((e.get('annotations') or {}).get('disktype', '-'), (e.get('platform') or {}).get('architecture', '-'))
                 for e in index.get('manifests') or []]
-        raise F.FetchError('source: %s has no disk artifact with disktype %s for linux/%s (it has: %s)'
+        raise fetch.FetchError('source: %s has no disk artifact with disktype %s for linux/%s (it has: %s)'
                            % (ref, disktype, arch, ', '.join(seen) or 'nothing'))
     manifest, _t = reg.json('/v2/%s/manifests/%s' % (repo, chosen[0]['digest']), MANIFEST_TYPES)
     layers = manifest.get('layers') or []
     if len(layers) != 1 or not (layers[0].get('annotations') or {}).get('org.opencontainers.image.title'):
-        raise F.FetchError('source: the %s artifact of %s must have exactly one layer with an '
+        raise fetch.FetchError('source: the %s artifact of %s must have exactly one layer with an '
                            'org.opencontainers.image.title annotation (it has %d layers)' % (disktype, ref, len(layers)))
     layer = layers[0]
     title = last_part(layer['annotations']['org.opencontainers.image.title'])
     digest = layer['digest'].split(':', 1)[1]
-    art = Artifact(N.strip_suffix(title), F.compression_of(title), url=reg._url('/v2/%s/blobs/%s' % (repo, layer['digest'])),
+    art = Artifact(image_names.strip_suffix(title), fetch.compression_of(title), url=reg._url('/v2/%s/blobs/%s' % (repo, layer['digest'])),
                    sha256=digest, release=(index.get('annotations') or {}).get('org.opencontainers.image.version') or what,
                    source='oci %s' % ref)
     art.registry = reg
@@ -441,15 +441,15 @@ class Cache:
                 os.makedirs(path, mode=0o700, exist_ok=True)
                 st = os.stat(path) if sub == '' else os.lstat(path)
             except OSError as exc:
-                raise F.FetchError('cache_dir: cannot create %s: %s' % (path, exc.strerror))
+                raise fetch.FetchError('cache_dir: cannot create %s: %s' % (path, exc.strerror))
             if not stat.S_ISDIR(st.st_mode):
-                raise F.FetchError('cache_dir: %s is not a folder of its own (a link or a file stands there); remove '
+                raise fetch.FetchError('cache_dir: %s is not a folder of its own (a link or a file stands there); remove '
                                    'it, or give another cache_dir' % path)
             if hasattr(os, 'geteuid') and st.st_uid != os.geteuid():
-                raise F.FetchError('cache_dir: %s belongs to uid %d, not to this user (uid %d), who could be handed '
+                raise fetch.FetchError('cache_dir: %s belongs to uid %d, not to this user (uid %d), who could be handed '
                                    'images planted there; use a folder of your own' % (path, st.st_uid, os.geteuid()))
             if st.st_mode & 0o022:
-                raise F.FetchError('cache_dir: %s is writable by other users (mode %o), who could plant images there; '
+                raise fetch.FetchError('cache_dir: %s is writable by other users (mode %o), who could plant images there; '
                                    'chmod go-w it, or give another cache_dir' % (path, st.st_mode & 0o777))
 
     def image_path(self, art):
@@ -486,7 +486,7 @@ class Cache:
             # Against what the source states, never the record's own word: with only a compressed digest
             # stated, the decompressed file cannot be checked, so it is fetched again.
             want = art.uncompressed_sha256 or (None if art.compressed else art.sha256)
-            if not want or F.file_sha256(image) != want:
+            if not want or fetch.file_sha256(image) != want:
                 return None
         return rec
 
@@ -497,7 +497,7 @@ class Cache:
             with held_lock(path, timeout):
                 yield
         except LockTimeout:
-            raise F.FetchError('another run has been fetching %s for over %d s (lock %s)' % (art.name, timeout, path))
+            raise fetch.FetchError('another run has been fetching %s for over %d s (lock %s)' % (art.name, timeout, path))
 
     def entries(self):
         """The finished images: a file named as the cache names them, whose record has the cache's fields
@@ -567,7 +567,7 @@ def _remove(*paths):
 
 
 def _too_big(url, limit, field):
-    return F.FetchError('%s: %s: the download is larger than %s (%d bytes); %s' % (
+    return fetch.FetchError('%s: %s: the download is larger than %s (%d bytes); %s' % (
         field, url, 'the size its metadata states' if field == 'size' else 'max_size', limit,
         'the source does not match its metadata' if field == 'size' else 'raise max_size if the image is really that '
         'large'), too_large=True)
@@ -595,7 +595,7 @@ def _download(art, url, part, progress, deadline, timeout, max_size):
     if limit and length is not None and offset + length > limit:
         raise _too_big(url, limit, field)
     if length is not None:
-        F.check_free_space(os.path.dirname(part), length, art.name)
+        fetch.check_free_space(os.path.dirname(part), length, art.name)
     if progress is not None:
         progress.total = (offset + length) if length is not None else None
     with private_file(meta_path) as f:
@@ -616,12 +616,12 @@ def _decompress(art, source, image, max_size):
     """The verified artifact at `source` (a download or a local file) decompressed to `image`.
     A stated compressed digest is checked first, so no byte of a tampered file is decompressed."""
     if art.sha256:
-        F._check('compressed' if art.compressed else 'file', art.sha256, F.file_sha256(source), art.name)
+        fetch._check('compressed' if art.compressed else 'file', art.sha256, fetch.file_sha256(source), art.name)
     if art.compression == 'zip':
-        usha, size = F.unzip_to(source, image, art.uncompressed_sha256, art.name, max_size=max_size)
-        return art.sha256 or F.file_sha256(source), usha, size
+        usha, size = fetch.unzip_to(source, image, art.uncompressed_sha256, art.name, max_size=max_size)
+        return art.sha256 or fetch.file_sha256(source), usha, size
     with open(source, 'rb') as f:
-        return F.stream_to(iter(lambda: f.read(F.CHUNK), b''), art.compression, image, art.sha256,
+        return fetch.stream_to(iter(lambda: f.read(fetch.CHUNK), b''), art.compression, image, art.sha256,
                            art.uncompressed_sha256, what=art.name, max_size=max_size)
 
 
@@ -632,7 +632,7 @@ def _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size):
         if progress is not None:
             progress.write('decompressing')
         sha, usha, size = _decompress(art, part, image, max_size)
-    except F.FetchError as exc:
+    except fetch.FetchError as exc:
         if exc.extra.get('mismatch') or exc.extra.get('damaged') or exc.extra.get('too_large'):
             _remove(part, part + '.json')
         else:
@@ -657,7 +657,7 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
         rec = cache.hit(art, image, verify)
         if rec:  # another run fetched it while this one waited
             return {'changed': False, 'path': image, 'record': rec, 'cache_hit': True}
-        progress = F.Progress(progress_path) if progress_path else None
+        progress = fetch.Progress(progress_path) if progress_path else None
         deadline = time.monotonic() + timeout
         resumed = False
         if art.path:
@@ -670,14 +670,14 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
                     sha, usha, size, resumed = _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size)
                     used = url
                     break
-                except F.FetchError as exc:
+                except fetch.FetchError as exc:
                     status = exc.extra.get('status')
                     retry = ((status in (404, 500, 502, 503, 504) or exc.extra.get('url')) and not exc.extra.get('mismatch')
                              and not exc.extra.get('timed_out'))
                     errors.append(str(exc))
                     if not retry or url == art.candidates[-1]:
                         if len(errors) > 1:
-                            raise F.FetchError('; '.join(errors), **exc.extra)
+                            raise fetch.FetchError('; '.join(errors), **exc.extra)
                         raise
         if progress is not None:
             progress.write('done')

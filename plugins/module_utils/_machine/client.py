@@ -18,8 +18,8 @@ from ansible_collections.machinist.podman.plugins.module_utils._common.errors im
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import no_such_program
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
-from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
-from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors as E
+from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as machine_facts
+from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import provider_refusal
 from ansible_collections.machinist.podman.plugins.module_utils._machine.versions import Capabilities, PodmanVersion
 
@@ -43,7 +43,7 @@ def readable_json(text: str | None) -> bool:
 
 
 def podman_said(result: CommandResult | None) -> str:
-    err = E.classify(result).text if result is not None else ''
+    err = podman_errors.classify(result).text if result is not None else ''
     if not err:
         return ''
     return ' Podman said: %s%s' % (err, '' if err.endswith(('.', '!', '?')) else '.')
@@ -99,17 +99,17 @@ class MachineClient:
 
     def _fail_common(self, result: CommandResult, doing: str) -> NoReturn:
         self._check_program(result)
-        err = E.classify(result)
-        if err.condition == E.ROOT_REFUSED:
+        err = podman_errors.classify(result)
+        if err.condition == podman_errors.ROOT_REFUSED:
             raise MachineError('podman machine refuses to run as root: run this task as the user who owns the '
                                'machines (do not use become for it).%s' % podman_said(result), result)
-        if err.condition == E.INCOMPATIBLE_CONFIG:
+        if err.condition == podman_errors.INCOMPATIBLE_CONFIG:
             raise MachineError(
                 'a machine config at %s was written by Podman 4 and this podman (5 or later) cannot use it. Podman 5 '
                 'does not migrate machines: remove it with "podman machine reset" (removes every machine) or delete '
                 'that file and its .ign, then create the machine again.%s'
                 % (err.details.get('path', 'the machine folder'), podman_said(result)), result, condition=err.condition)
-        if err.condition == E.DAMAGED_MACHINE_FILE:
+        if err.condition == podman_errors.DAMAGED_MACHINE_FILE:
             kept = (' This collection keeps a copy of each machine\'s file, taken before the commands that rewrite it, '
                     'in %s.' % self.store.machine_file_copies()) if self.store else ''
             raise MachineError(
@@ -119,7 +119,7 @@ class MachineClient:
                 'user can be listed or changed. Find it (a 0-byte .json there) and put back its copy, or remove it '
                 'and its .ign file (that machine is then gone).%s%s' % (doing, kept, podman_said(result)),
                 result, condition=err.condition)
-        if err.condition in (E.UNKNOWN_PROVIDER, E.UNSUPPORTED_PROVIDER):
+        if err.condition in (podman_errors.UNKNOWN_PROVIDER, podman_errors.UNSUPPORTED_PROVIDER):
             raise MachineError('provider=%s is not available to this podman on this host.%s'
                                % (err.details.get('provider'), podman_said(result)), result, condition=err.condition)
         raise MachineError('podman could not %s.%s' % (doing, podman_said(result)), result, condition=err.condition)
@@ -128,23 +128,23 @@ class MachineClient:
         """{name: facts} for the machines that exist among `names`."""
         result = self.runner.run(cmds.inspect_argv(names), env=env)
         if not result.ok:
-            err = E.classify(result)
+            err = podman_errors.classify(result)
             # A missing machine is an answer, not a failure; inspect still prints the others.
-            missing_only = err.condition == E.NOT_FOUND and all(
+            missing_only = err.condition == podman_errors.NOT_FOUND and all(
                 'VM does not exist' in line for line in result.stderr.splitlines() if line.startswith('Error'))
             if not missing_only:
                 self._fail_common(result, 'inspect machine %s' % ', '.join(names))
-        entries = F.parse_json_array(result.stdout, 'machine inspect') if result.stdout.strip() else []
+        entries = machine_facts.parse_json_array(result.stdout, 'machine inspect') if result.stdout.strip() else []
         found = {}
         for entry in entries:
             config = None
-            if F.needs_machine_config(entry):
-                text = self.runner.read_text(F.from_inspect_v4(entry)['config_file'])
+            if machine_facts.needs_machine_config(entry):
+                text = self.runner.read_text(machine_facts.from_inspect_v4(entry)['config_file'])
                 try:
                     config = json.loads(text) if text else None
                 except ValueError:
                     config = None
-            facts = F.from_inspect(entry, config)
+            facts = machine_facts.from_inspect(entry, config)
             found[facts['name']] = facts
         return found
 
@@ -158,7 +158,7 @@ class MachineClient:
                     'with "podman machine reset", or delete that file, and create it again' % (m.group(2), m.group(1)))
             if note not in self.warnings:
                 self.warnings.append(note)
-        return [F.from_list(e) for e in F.parse_json_array(result.stdout, 'machine list')]
+        return [machine_facts.from_list(e) for e in machine_facts.parse_json_array(result.stdout, 'machine list')]
 
     def describe(self, facts: dict[str, Any]) -> dict[str, Any]:
         """Facts as the modules return them."""

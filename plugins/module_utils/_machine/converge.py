@@ -21,8 +21,8 @@ from ansible_collections.machinist.podman.plugins.module_utils._host.runner impo
 from ansible_collections.machinist.podman.plugins.module_utils._ignition.config import data_url
 from ansible_collections.machinist.podman.plugins.module_utils._image.names import image_kind
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
-from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
-from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors as E
+from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as machine_facts
+from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineError, podman_said, readable_json
 from ansible_collections.machinist.podman.plugins.module_utils._machine.plan import plan_machine
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY
@@ -116,7 +116,7 @@ class Converger:
                 self.client.store.pin_host_key(after['ssh']['port'], self._placed_key)
                 result['host_key_pinned'] = True
         result['machine'] = self.client.describe(after)
-        result['diff']['after'] = F.managed_view(after)
+        result['diff']['after'] = machine_facts.managed_view(after)
         return result
 
     def _apply_all(self, plan, desired, facts, applied):
@@ -301,7 +301,7 @@ class Converger:
         if kind == 'start':
             self._start_failed(res, action, name)
             return
-        err = E.classify(res)
+        err = podman_errors.classify(res)
         if kind == 'init':
             self._init_failed(res, err, desired)
         if res.timed_out:
@@ -309,7 +309,7 @@ class Converger:
                                'command_timeout if this host is slow.%s'
                                % (kind, name, self.runner.default_timeout, podman_said(res)), res)
         if kind == 'rm':
-            if err.condition == E.NOT_FOUND:
+            if err.condition == podman_errors.NOT_FOUND:
                 return  # gone already: that is what was wanted
             # Podman 5.4 removes a machine made with ignition_path, then fails looking for the
             # connections it never made: if the machine is gone, the removal did what was asked.
@@ -317,13 +317,13 @@ class Converger:
                 self.client.warnings.append('podman reported an error while removing machine %s, but the machine is '
                                             'gone: %s' % (name, err.text))
                 return
-        if kind == 'stop' and err.condition == E.NOT_FOUND:
+        if kind == 'stop' and err.condition == podman_errors.NOT_FOUND:
             raise MachineError('machine %s disappeared while it was being stopped.%s' % (name, podman_said(res)), res)
         if kind == 'set':
-            if err.condition == E.DISK_NOT_LARGER:
+            if err.condition == podman_errors.DISK_NOT_LARGER:
                 raise MachineError('disk_size: podman refused to resize the disk of %s (it can only grow).%s'
                                    % (name, podman_said(res)), res)
-            if err.condition == E.NOT_SUPPORTED:
+            if err.condition == podman_errors.NOT_SUPPORTED:
                 raise MachineError('podman machine set refused a change that the %s provider does not support; '
                                    'remove that option or use recreate: true.%s'
                                    % (err.details.get('provider', 'machine\'s'), podman_said(res)), res)
@@ -354,18 +354,18 @@ class Converger:
             raise MachineError('machine %s did not become ready within timeout=%ss, so the start was stopped. %s Raise '
                                'timeout on slow hosts (software emulation needs minutes).'
                                % (name, self.start_timeout, hint), res, stop=stop.as_dict())
-        err = E.classify(res)
-        if err.condition == E.ALREADY_RUNNING:
+        err = podman_errors.classify(res)
+        if err.condition == podman_errors.ALREADY_RUNNING:
             return  # started meanwhile: the desired state holds
-        if err.condition == E.STALE_STARTING:
+        if err.condition == podman_errors.STALE_STARTING:
             # A start that died left the machine marked "starting"; podman's own advice: stop, then start.
             stop = self.runner.run(cmds.stop_argv(name), env=action['env'])
             retry = self.runner.run(action['argv'], env=action['env'], timeout=self.start_timeout)
-            if retry.ok or E.classify(retry).condition == E.ALREADY_RUNNING:
+            if retry.ok or podman_errors.classify(retry).condition == podman_errors.ALREADY_RUNNING:
                 return
             raise MachineError('machine %s was stuck in "starting"; it was stopped and started again, and the start '
                                'failed.%s' % (name, podman_said(retry)), retry, stop=stop.as_dict())
-        if err.condition == E.EXCLUSIVE:
+        if err.condition == podman_errors.EXCLUSIVE:
             other = err.details.get('other', 'another machine')
             where = (' (provider %s)' % err.details['other_provider']) if err.details.get('other_provider') else ''
             raise MachineError(
@@ -380,11 +380,11 @@ class Converger:
         # Remove it, so the next run starts clean; it did not exist before this task.
         leftover = self.client.inspect([name], env=cmds.provider_env(desired.get('provider'))).get(name)
         cleaned = ''
-        if leftover and err.condition != E.ALREADY_EXISTS:
+        if leftover and err.condition != podman_errors.ALREADY_EXISTS:
             self.runner.run(cmds.rm_argv(name), env=cmds.provider_env(desired.get('provider')))
             cleaned = ' The half-created machine was removed again.'
         hint = ''
-        timezone_failed = err.condition == E.TIMEZONE_LOOKUP or 'exit status 1' in (res.stderr or '')
+        timezone_failed = err.condition == podman_errors.TIMEZONE_LOOKUP or 'exit status 1' in (res.stderr or '')
         if res.timed_out:
             hint = (' It did not finish within command_timeout=%ss and was stopped: init downloads the image when it '
                     'is a URL or stream name, so raise command_timeout, or fetch the image first with '
@@ -392,12 +392,12 @@ class Converger:
         elif desired.get('timezone') is None and timezone_failed:
             hint = (' Podman reads the host time zone with timedatectl when timezone is not given, and that fails '
                     'on hosts without systemd: set timezone (for example UTC).')
-        elif err.condition == E.NO_SUCH_FILE:
+        elif err.condition == podman_errors.NO_SUCH_FILE:
             hint = ' A file podman needs does not exist: %s.' % err.details.get('path')
-        elif err.condition == E.CONNECTION_EXISTS:
+        elif err.condition == podman_errors.CONNECTION_EXISTS:
             hint = (' A podman system connection named %s is left from an earlier machine: remove it with podman '
                     'system connection rm %s, or choose another name.'
                     % (err.details.get('connection'), err.details.get('connection')))
-        elif err.condition == E.INVALID_NAME:
+        elif err.condition == podman_errors.INVALID_NAME:
             hint = ' Podman rejected the name: use letters, digits, "_", "." and "-".'
         raise MachineError('podman machine init failed for %s.%s%s%s' % (name, podman_said(res), hint, cleaned), res)

@@ -13,7 +13,7 @@ import fnmatch
 from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
-from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
+from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as machine_facts
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,6 +46,6 @@ def gather(client: MachineClient, patterns: Sequence[str] | None = None, provide
             if facts is None:
                 # Listed but gone by the time we inspected it: report what list said.
                 facts = dict(listed_facts)
-            machines.append(client.describe(F.merge_list(facts, listed_facts)))
+            machines.append(client.describe(machine_facts.merge_list(facts, listed_facts)))
     machines.sort(key=lambda m: (m['name'], m.get('provider') or ''))
     return machines, warnings + client.warnings

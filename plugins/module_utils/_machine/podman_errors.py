@@ -76,7 +76,7 @@ _PATTERNS = [
 _COMPILED = [(c, re.compile(p)) for c, p in _PATTERNS]
 
 
-class PodmanError:
+class Diagnosis:
     """One failed podman call, classified."""
 
     def __init__(self, condition, details, result):
@@ -92,7 +92,7 @@ class PodmanError:
         return lines[-1] if lines else err
 
     def __repr__(self):
-        return 'PodmanError(%s, %r)' % (self.condition, self.details)
+        return 'Diagnosis(%s, %r)' % (self.condition, self.details)
 
 
 def classify(result):
@@ -105,5 +105,5 @@ def classify(result):
             for key, value in m.groupdict().items():
                 if value is not None:
                     details[key.rstrip('2')] = value
-            return PodmanError(condition, details, result)
-    return PodmanError(UNKNOWN, {}, result)
+            return Diagnosis(condition, details, result)
+    return Diagnosis(UNKNOWN, {}, result)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineError
 from ansible_collections.machinist.podman.plugins.module_utils._machine.converge import Converger
-from ansible_collections.machinist.podman.plugins.module_utils._machine_os import plan as MO
+from ansible_collections.machinist.podman.plugins.module_utils._machine_os import plan as os_plan
 
 # rpm-ostree upgrade --unchanged-exit-77: nothing new.
 UNCHANGED = 77
@@ -31,8 +31,8 @@ class MachineOSConverger:
         self.timeout = timeout
 
     def _ssh(self, name, script, env, doing):
-        res = self.runner.run(MO.ssh_argv(name, script), env=env, timeout=self.timeout)
-        if res.rc == MO.WRONG_MACHINE:
+        res = self.runner.run(os_plan.ssh_argv(name, script), env=env, timeout=self.timeout)
+        if res.rc == os_plan.WRONG_MACHINE:
             # podman ran the command in its default machine (NAME is no machine now); the guard refused it.
             raise MachineError('machine %s is gone or was renamed while this task ran (podman machine ssh sent the %s '
                                'to its default machine instead, where nothing was run). Check that %s exists and run '
@@ -40,20 +40,20 @@ class MachineOSConverger:
         return res
 
     def probe(self, name, packages, env):
-        res = self._ssh(name, MO.probe_script(packages), env, 'probe')
+        res = self._ssh(name, os_plan.probe_script(packages), env, 'probe')
         if not res.ok:
             raise MachineError('could not read the OS of machine %s over podman machine ssh (is it running?).%s'
                                % (name, _said(res)), res)
-        return MO.parse_probe(res.stdout)
+        return os_plan.parse_probe(res.stdout)
 
     def _restart(self, name, provider):
         conv = Converger(self.client, start_timeout=self.timeout)
         return conv.converge({'name': name, 'provider': provider}, 'restarted')
 
     def converge(self, name, packages, provider=None, method='auto', upgrade=False, base_image=None):
-        packages = MO.check_packages(packages)
+        packages = os_plan.check_packages(packages)
         if base_image is not None:
-            MO.check_base_image(base_image)  # refused before anything reaches the machine
+            os_plan.check_base_image(base_image)  # refused before anything reaches the machine
         self.client.check_provider(provider)
         env = cmds.provider_env(provider)
         facts = self.client.inspect([name], env=env).get(name)
@@ -65,8 +65,8 @@ class MachineOSConverger:
                                '(machinist.podman.podman_machine state=started)' % (name, facts.get('state')))
         version = self.client.caps.version
         before = self.probe(name, packages, env)
-        chosen = MO.choose_method(before, version.major, provider or facts.get('provider'), method)
-        steps = MO.plan(before, packages, chosen, version.major, version.minor, upgrade=upgrade, base_image=base_image)
+        chosen = os_plan.choose_method(before, version.major, provider or facts.get('provider'), method)
+        steps = os_plan.plan(before, packages, chosen, version.major, version.minor, upgrade=upgrade, base_image=base_image)
         result = {'method': chosen, 'os': before.facts(), 'restarted': False,
                   'present_before': before.present(packages, chosen),
                   'actions': [{'action': s['action'], 'reason': s['reason']} for s in steps],
@@ -90,7 +90,7 @@ class MachineOSConverger:
                 if not res.ok:
                     raise MachineError('%s in machine %s failed (%s).%s' % (step['action'], name, step['reason'], _said(res)),
                                        res, changed=changed)
-                if step['action'] == 'upgrade' and not MO.upgrade_changed(chosen, res.stdout):
+                if step['action'] == 'upgrade' and not os_plan.upgrade_changed(chosen, res.stdout):
                     step['unchanged'] = True
                     continue
                 changed = True

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import PodmanAPI
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import guest_socket, machine_ssh_target
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint
-from ansible_collections.machinist.podman.plugins.module_utils._forward import gvproxy as G
+from ansible_collections.machinist.podman.plugins.module_utils._forward import gvproxy
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import API_ARGS
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
@@ -35,9 +35,9 @@ FORWARD_ARGS = dict(
         host_port=dict(type='int'),
         host_ip=dict(type='str', default='127.0.0.1'),
         host_socket=dict(type='str'),
-        guest_ip=dict(type='str', default=G.GUEST_IP),
+        guest_ip=dict(type='str', default=gvproxy.GUEST_IP),
         guest_port=dict(type='int'),
-        protocol=dict(type='str', choices=list(G.PROTOCOLS)),
+        protocol=dict(type='str', choices=list(gvproxy.PROTOCOLS)),
     )),
     state=dict(type='str', default='present', choices=['present', 'absent']),
     exclusive=dict(type='bool', default=False),
@@ -81,11 +81,11 @@ def owner_namer(facts: dict[str, Any] | None, session: SSHSession | None) -> Cal
 
 def desired_forwards(forwards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The declared forwards, normalised; the same host address twice is refused."""
-    desired = [G.normalise(dict((k, v) for k, v in f.items() if v is not None and not (k == 'host_ip' and f.get('host_socket'))), i)
+    desired = [gvproxy.normalise(dict((k, v) for k, v in f.items() if v is not None and not (k == 'host_ip' and f.get('host_socket'))), i)
                for i, f in enumerate(forwards)]
-    keys = [G.key(f) for f in desired]
+    keys = [gvproxy.key(f) for f in desired]
     if len(keys) != len(set(keys)):
-        raise G.ForwardError('forwards: the same host address is declared twice: %s'
+        raise gvproxy.ForwardError('forwards: the same host address is declared twice: %s'
                              % ', '.join(sorted(set(k for k in keys if keys.count(k) > 1))))
     return desired
 
@@ -98,21 +98,21 @@ def forward_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = Fal
     if p['machine']:
         facts = ctx.machine_facts(p['machine'])
         if facts.get('provider') == 'wsl' and not facts.get('user_mode_networking'):
-            raise G.ForwardError('machine=%s is a WSL machine without user-mode networking: it has no gvproxy to '
+            raise gvproxy.ForwardError('machine=%s is a WSL machine without user-mode networking: it has no gvproxy to '
                                  'forward ports. Recreate it with user_mode_networking: true' % p['machine'])
         if facts.get('state') != 'running':
-            raise G.ForwardError('machine=%s is %s: gvproxy runs only while the machine runs. Start it first '
+            raise gvproxy.ForwardError('machine=%s is %s: gvproxy runs only while the machine runs. Start it first '
                                  '(podman_machine with state: started)' % (p['machine'], facts.get('state')))
         session = ctx.session(machine_ssh_target(dict(p, api_timeout=60), facts))
-        forwarder = G.Forwarder(Endpoint(session=session, remote_tcp=G.GATEWAY))
-        record = G.GuestRecord(session) if p['persist'] else G.HostRecord(StateStore(), machine=p['machine'])
+        forwarder = gvproxy.Forwarder(Endpoint(session=session, remote_tcp=gvproxy.GATEWAY))
+        record = gvproxy.GuestRecord(session) if p['persist'] else gvproxy.HostRecord(StateStore(), machine=p['machine'])
     else:
-        forwarder = G.Forwarder(Endpoint(unix_path=p['gvproxy_socket']))
-        record = G.HostRecord(StateStore(), socket_path=p['gvproxy_socket'])
+        forwarder = gvproxy.Forwarder(Endpoint(unix_path=p['gvproxy_socket']))
+        record = gvproxy.HostRecord(StateStore(), socket_path=p['gvproxy_socket'])
     try:
-        out = G.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
+        out = gvproxy.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
                                   check_mode=check_mode, owner_of=owner_namer(facts, session))
     except OSError as exc:
-        raise G.ForwardError('could not keep the forwards in machine %s: %s' % (p['machine'], exc))
+        raise gvproxy.ForwardError('could not keep the forwards in machine %s: %s' % (p['machine'], exc))
     return dict(changed=out['changed'], forwards=out['forwards'], exposed=out['exposed'], unexposed=out['unexposed'],
                 before=out['before'], after=out['after'])

@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
-from ansible_collections.machinist.podman.plugins.module_utils._ignition import config as I
+from ansible_collections.machinist.podman.plugins.module_utils._ignition import config as ignition
 
 if TYPE_CHECKING:
     from typing import Any
@@ -25,7 +25,7 @@ OWNER = dict(type='str')
 IGNITION_ARGS = dict(
     dest=dict(type='path'),
     base=dict(type='path'),
-    spec_version=dict(type='str', choices=list(I.SPECS)),
+    spec_version=dict(type='str', choices=list(ignition.SPECS)),
     users=dict(type='list', elements='dict', options=dict(
         name=dict(type='str', required=True), password_hash=dict(type='str', no_log=True),
         ssh_authorized_keys=dict(type='list', elements='str', no_log=False), groups=dict(type='list', elements='str'),
@@ -66,9 +66,9 @@ def _base(path):
         with open(path) as fh:
             return json.load(fh)
     except OSError as exc:
-        raise I.IgnitionError('base: cannot read %s: %s' % (path, exc))
+        raise ignition.IgnitionError('base: cannot read %s: %s' % (path, exc))
     except ValueError as exc:
-        raise I.IgnitionError('base: %s is not JSON: %s' % (path, exc))
+        raise ignition.IgnitionError('base: %s is not JSON: %s' % (path, exc))
 
 
 def ignition_task(params: dict[str, Any], runner: None = None, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
@@ -76,21 +76,21 @@ def ignition_task(params: dict[str, Any], runner: None = None, check_mode: bool 
     p = params
     for i, f in enumerate(p['files'] or []):
         if f.get('src') and not f.get('content_base64'):
-            raise I.IgnitionError('files[%d].src: %s was not read on the controller; call the module by its full name '
+            raise ignition.IgnitionError('files[%d].src: %s was not read on the controller; call the module by its full name '
                                   '(machinist.podman.ignition_config) so its action plugin runs' % (i, f['src']))
-    config, version, replaced = I.assemble(p, _base(p['base']))
-    text = I.render(config)
+    config, version, replaced = ignition.assemble(p, _base(p['base']))
+    text = ignition.render(config)
     # Masked here, not by Ansible: no_log covers the options' hashes, not those read from the base file.
     # A no_log content is shown in no form: the data URL it becomes is masked wherever it appears too.
-    result = dict(changed=False, config=I.masked(config), version=version, sha512=I.sha512(text), replaced=replaced,
-                  warnings=[], no_log_values=I.secret_sources(p))
+    result = dict(changed=False, config=ignition.masked(config), version=version, sha512=ignition.sha512(text), replaced=replaced,
+                  warnings=[], no_log_values=ignition.secret_sources(p))
     if p['dest']:
         old = _read(p['dest'])
         if old != text:
             result['changed'] = True
             if diff:
                 # The old file's hashes are no option's value, so Ansible would not mask them: both sides masked here.
-                result['diff'] = {'before': I.mask_text(old or ''), 'after': I.mask_text(text),
+                result['diff'] = {'before': ignition.mask_text(old or ''), 'after': ignition.mask_text(text),
                                   'before_header': p['dest'], 'after_header': p['dest']}
             if not check_mode:
                 _write(p['dest'], text)
@@ -112,9 +112,9 @@ def _read(dest):
 def _write(dest, text):
     folder = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(folder):
-        raise I.IgnitionError('dest: the folder %s does not exist' % folder)
+        raise ignition.IgnitionError('dest: the folder %s does not exist' % folder)
     try:
         with replacing(dest, mode=0o600) as fh:
             fh.write(text)
     except OSError as exc:
-        raise I.IgnitionError('dest: cannot write %s: %s' % (dest, exc))
+        raise ignition.IgnitionError('dest: cannot write %s: %s' % (dest, exc))

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
-from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
-from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
+from ansible_collections.machinist.podman.plugins.module_utils._image import fetch, sources
+from ansible_collections.machinist.podman.plugins.module_utils._image import names as image_names
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import PROVIDERS
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ IMAGE_ARGS = dict(
     max_size=dict(type='str', default='40GiB'),
 )
 IMAGE_REQUIRED_TOGETHER = [('username', 'password')]
-SUFFIX = dict((kind, suffix) for suffix, kind in N.SUFFIXES.items())
+SUFFIX = dict((kind, suffix) for suffix, kind in image_names.SUFFIXES.items())
 
 
 def _digest(value, field):
@@ -59,33 +58,33 @@ def _digest(value, field):
         return None
     text = value.split(':', 1)[1] if value.startswith('sha256:') else value
     if len(text) != 64 or any(c not in '0123456789abcdef' for c in text.lower()):
-        raise F.FetchError('%s: %r must be a sha256, as sha256:HEX or HEX (64 hex digits)' % (field, value))
+        raise fetch.FetchError('%s: %r must be a sha256, as sha256:HEX or HEX (64 hex digits)' % (field, value))
     return text.lower()
 
 
-def resolve(p: dict[str, Any], arch: str, expand: Callable[[str], str], check_exists: bool = True) -> M.Artifact:
+def resolve(p: dict[str, Any], arch: str, expand: Callable[[str], str], check_exists: bool = True) -> sources.Artifact:
     """The artifact the options name; `expand` turns ~ in a local path into the podman host's home."""
     kind = p['source_type']
     src = p['source']
     if kind == 'auto':
-        kind = N.image_kind(src)
+        kind = image_names.image_kind(src)
     checksum = _digest(p['checksum'], 'checksum')
     uncompressed = _digest(p['uncompressed_checksum'], 'uncompressed_checksum')
     if kind == 'stream':
-        art = M.from_stream(src, arch, p['provider'], mirrors=p['mirrors'], artifact_query=p['artifact_query'])
+        art = sources.from_stream(src, arch, p['provider'], mirrors=p['mirrors'], artifact_query=p['artifact_query'])
     elif kind == 'oci':
-        art = M.from_oci(src, arch, p['provider'], insecure=p['insecure'], username=p['username'], password=p['password'])
+        art = sources.from_oci(src, arch, p['provider'], insecure=p['insecure'], username=p['username'], password=p['password'])
     elif kind == 'url':
         if not checksum and not uncompressed:
-            raise F.FetchError('checksum: a plain URL needs the sha256 of the file (checksum) or of the image '
+            raise fetch.FetchError('checksum: a plain URL needs the sha256 of the file (checksum) or of the image '
                                '(uncompressed_checksum), so a corrupted or tampered download is caught')
-        art = M.from_url(src, checksum, uncompressed, mirrors=p['mirrors'])
+        art = sources.from_url(src, checksum, uncompressed, mirrors=p['mirrors'])
     else:
-        art = M.from_file(expand(src), checksum, uncompressed, check_exists=check_exists)
+        art = sources.from_file(expand(src), checksum, uncompressed, check_exists=check_exists)
     for field, given, known in (('checksum', checksum, art.sha256), ('uncompressed_checksum', uncompressed,
                                                                      art.uncompressed_sha256)):
         if given and known and given != known:
-            raise F.FetchError('%s: %s does not agree with the %s metadata, which says %s' % (field, given, art.source, known))
+            raise fetch.FetchError('%s: %s does not agree with the %s metadata, which says %s' % (field, given, art.source, known))
     art.sha256 = art.sha256 or checksum
     art.uncompressed_sha256 = art.uncompressed_sha256 or uncompressed
     return art
@@ -96,29 +95,29 @@ def resolve(p: dict[str, Any], arch: str, expand: Callable[[str], str], check_ex
 def limits(p: dict[str, Any]) -> tuple[int, int]:
     """(timeout, max_size) from the options, checked."""
     if p['timeout'] < 1:
-        raise F.FetchError('timeout: %d must be 1 or more seconds' % p['timeout'])
-    return p['timeout'], M.size_in_bytes(p['max_size'], 'max_size')
+        raise fetch.FetchError('timeout: %d must be 1 or more seconds' % p['timeout'])
+    return p['timeout'], sources.size_in_bytes(p['max_size'], 'max_size')
 
 
 def image_module_task(params: dict[str, Any], files: LocalFiles, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     """The module path: the image resolved, fetched and verified into the cache on this host, the cache pruned."""
     p = params
-    arch = p['arch'] or M.fcos_arch(files.host()['arch'])
+    arch = p['arch'] or sources.fcos_arch(files.host()['arch'])
     cache_dir = p['cache_dir'] or files.path.join(files.host()['cache_base'], 'images')
     if p['prune_keep'] is not None and p['prune_keep'] < 1:
-        raise F.FetchError('prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
+        raise fetch.FetchError('prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
     art = None
     try:
         timeout, max_size = limits(p)
         art = resolve(p, arch, files.expand)
-        cache = M.Cache(cache_dir)
+        cache = sources.Cache(cache_dir)
         progress = p['progress_file'] or files.path.join(cache_dir, '.partial', art.key() + '.progress')
-        out = M.ensure(cache, art, verify=p['verify'], check_mode=check_mode, progress_path=progress,
+        out = sources.ensure(cache, art, verify=p['verify'], check_mode=check_mode, progress_path=progress,
                        lock_timeout=p['lock_timeout'], timeout=timeout, max_size=max_size)
         pruned = []
         if p['prune_older_than_days'] is not None or p['prune_keep'] is not None:
             pruned = cache.prune(out['path'], p['prune_older_than_days'], p['prune_keep'], check_mode=check_mode)
-    except F.FetchError as exc:
+    except fetch.FetchError as exc:
         raise with_source(exc, art)
     rec = out['record'] or {}
     return {'changed': out['changed'] or bool(pruned), 'path': out['path'], 'sha256': rec.get('sha256'),
@@ -127,7 +126,7 @@ def image_module_task(params: dict[str, Any], files: LocalFiles, check_mode: boo
             'pruned': pruned, 'warnings': []}
 
 
-def with_source(exc: F.FetchError, art: M.Artifact | None) -> F.FetchError:
+def with_source(exc: fetch.FetchError, art: sources.Artifact | None) -> fetch.FetchError:
     """The error, its failed result naming the source (None when the options named none that resolved)."""
     exc.extra['source'] = art.describe() if art else None
     return exc

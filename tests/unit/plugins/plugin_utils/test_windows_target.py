@@ -16,7 +16,7 @@ import re
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import failure
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine import MACHINE_ARGS, info_task, machine_task
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
-from ansible_collections.machinist.podman.plugins.plugin_utils import _shells as S
+from ansible_collections.machinist.podman.plugins.plugin_utils import _shells as shells
 from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
 from ansible_collections.machinist.podman.tests.unit.conftest import recorded
 from ansible_collections.machinist.podman.tests.unit.ps_reader import ps_unquote, start_process_argv
@@ -40,7 +40,7 @@ class WindowsTarget:
     def __call__(self, script):
         self.scripts.append(script)
         if 'WindowsPrincipal' in script:
-            return 0, '@@machinist os=windows arch=AMD64 admin=%d home=%s\r\n' % (self.admin, S.b64(HOME)), ''
+            return 0, '@@machinist os=windows arch=AMD64 admin=%d home=%s\r\n' % (self.admin, shells.b64(HOME)), ''
         if 'Start-Process' in script:
             return 0, self._run(script), ''
         if "Join-Path" in script and 'owner' in script:  # a lease: taken at once, as by a target nobody else uses
@@ -53,13 +53,13 @@ class WindowsTarget:
         path = ps_unquote(literal.group(1)) if literal else None
         if 'Move-Item' in script:
             dest = ps_unquote(re.search(r"-Destination ('(?:[^']|'')*')", script).group(1))
-            self.written[dest] = S.unb64(re.search(r"FromBase64String\('([^']*)'\)", script).group(1))
+            self.written[dest] = shells.unb64(re.search(r"FromBase64String\('([^']*)'\)", script).group(1))
             return 0, '@@machinist written=1\r\n', ''
         if 'exists=' in script:
             return 0, '@@machinist exists=%d file=%d\r\n' % (int(path in self.files), int(path in self.files)), ''
         if '-PathType Leaf' in script:
             if path in self.written:
-                return 0, '@@machinist found=1 data=%s\r\n' % S.b64(self.written[path]), ''
+                return 0, '@@machinist found=1 data=%s\r\n' % shells.b64(self.written[path]), ''
             return 0, '@@machinist found=0\r\n', ''
         if 'Remove-Item' in script:
             return 0, '@@machinist removed=1\r\n', ''
@@ -74,7 +74,7 @@ class WindowsTarget:
             if argv[1:1 + len(prefix)] == prefix:
                 r = scenario() if callable(scenario) else recorded(VERSION, scenario)
                 return '@@machinist rc=%d timed_out=0 out=%s err=%s\r\n' % (
-                    r['rc'], S.b64(r['stdout']), S.b64(r['stderr']))
+                    r['rc'], shells.b64(r['stdout']), shells.b64(r['stderr']))
         raise AssertionError('unexpected podman.exe call %r' % (argv,))
 
 
@@ -90,7 +90,7 @@ def params(**kw):
 
 
 def run(target, task=machine_task, check_mode=False, **kw):
-    runner = RemoteRunner('podman.exe', S.PowerShell(), target)
+    runner = RemoteRunner('podman.exe', shells.PowerShell(), target)
     try:
         return task(params(**kw) if task is machine_task else kw, runner, check_mode=check_mode)
     except TASK_ERRORS as e:
@@ -210,16 +210,16 @@ class FetchingTarget(WindowsTarget):
 
 
 def test_image_fetch_on_windows_downloads_there_and_keeps_the_token_off_every_script():
-    from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
+    from ansible_collections.machinist.podman.plugins.module_utils._image import sources
     from ansible_collections.machinist.podman.plugins.plugin_utils._target_image import ensure_on_target
     sha = 'ab' * 32
-    art = M.Artifact('podman-machine.x86_64.hyperv.vhdx', 'zst', url='https://quay.io/v2/podman/machine-os/blobs/x',
+    art = sources.Artifact('podman-machine.x86_64.hyperv.vhdx', 'zst', url='https://quay.io/v2/podman/machine-os/blobs/x',
                      sha256=sha, release='5.8', source='oci docker://quay.io/podman/machine-os:5.8')
 
-    art.registry = M.Registry('quay.io')
+    art.registry = sources.Registry('quay.io')
     art.registry._auth = 'Bearer s3cr3t-t0ken'  # as a token exchange on the controller leaves it
     target = FetchingTarget(sha, 1234)
-    runner = RemoteRunner('', S.PowerShell(), target)
+    runner = RemoteRunner('', shells.PowerShell(), target)
     cache = HOME + '\\.cache\\machinist.podman\\images'
     out = ensure_on_target(runner, cache, art, 'record', False)
     assert out['changed'] and out['path'] == cache + '\\%s-podman-machine.x86_64.hyperv.vhdx.zst' % art.key()

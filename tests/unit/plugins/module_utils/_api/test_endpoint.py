@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.machinist.podman.plugins.module_utils._api import endpoint as A
+from ansible_collections.machinist.podman.plugins.module_utils._api import endpoint
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import TransportError
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 
 
 def test_unix_url():
-    e = A.endpoint_from_url({'api_url': 'unix:///run/user/1000/podman/podman.sock'})
+    e = endpoint.endpoint_from_url({'api_url': 'unix:///run/user/1000/podman/podman.sock'})
     assert e.unix_path == '/run/user/1000/podman/podman.sock'
     assert e.describe() == 'unix:///run/user/1000/podman/podman.sock'
 
 
 def test_ssh_url_defaults_to_strict_checking_of_the_users_known_hosts():
-    e = A.endpoint_from_url({'api_url': 'ssh://core@build01.example.com:2222/run/podman/podman.sock'})
+    e = endpoint.endpoint_from_url({'api_url': 'ssh://core@build01.example.com:2222/run/podman/podman.sock'})
     t = e.session.target
     assert (t.host, t.port, t.user, e.remote_path) == ('build01.example.com', 2222, 'core', '/run/podman/podman.sock')
     assert t.host_key_checking == 'strict'
@@ -28,7 +28,7 @@ def test_ssh_url_defaults_to_strict_checking_of_the_users_known_hosts():
 @pytest.mark.parametrize('url', ['http://localhost:8080', 'ssh://host/sock', 'ssh://user@host', 'tcp://1.2.3.4:2375'])
 def test_bad_urls(url):
     with pytest.raises(TransportError) as err:
-        A.endpoint_from_url({'api_url': url})
+        endpoint.endpoint_from_url({'api_url': url})
     assert str(err.value).startswith('api_url=%r: give unix:///path/to/podman.sock or ssh://' % url)
 
 
@@ -42,7 +42,7 @@ def test_bad_urls(url):
 ])
 def test_urls_with_newlines_or_non_ascii_digits_are_refused_naming_the_field(url):
     with pytest.raises(TransportError) as err:
-        A.endpoint_from_url({'api_url': url})
+        endpoint.endpoint_from_url({'api_url': url})
     assert str(err.value).startswith('api_url=%r: give unix:' % url)
 
 
@@ -54,12 +54,12 @@ def test_urls_with_newlines_or_non_ascii_digits_are_refused_naming_the_field(url
 ])
 def test_url_ports_and_socket_paths_are_checked(url, says):
     with pytest.raises(TransportError) as err:
-        A.endpoint_from_url({'api_url': url})
+        endpoint.endpoint_from_url({'api_url': url})
     assert says in str(err.value)
 
 
 def test_an_ipv6_url_keeps_working():
-    t = A.endpoint_from_url({'api_url': 'ssh://core@[fd00::2]:2222/run/podman/podman.sock'}).session.target
+    t = endpoint.endpoint_from_url({'api_url': 'ssh://core@[fd00::2]:2222/run/podman/podman.sock'}).session.target
     assert (t.host, t.port) == ('fd00::2', 2222)
 
 
@@ -71,25 +71,25 @@ def facts(**kw):
 
 
 def test_a_machine_without_its_socket_is_reached_over_ssh_with_accept_new():
-    e = A.endpoint_for_machine({'api_transport': 'auto'}, facts(api_socket='/nonexistent/dev-api.sock'))
-    assert e.remote_path == A.guest_socket(facts())
+    e = endpoint.endpoint_for_machine({'api_transport': 'auto'}, facts(api_socket='/nonexistent/dev-api.sock'))
+    assert e.remote_path == endpoint.guest_socket(facts())
     t = e.session.target
     assert (t.port, t.user, t.host_key_checking) == (40022, 'core', 'accept-new')
 
 
 def test_a_rootful_machine_is_reached_as_root_at_roots_socket():
-    e = A.endpoint_for_machine({'api_transport': 'ssh'}, facts(rootful=True))
+    e = endpoint.endpoint_for_machine({'api_transport': 'ssh'}, facts(rootful=True))
     assert e.remote_path == '/run/podman/podman.sock' and e.session.target.user == 'root'
 
 
 def test_a_stopped_machine_has_no_api():
     with pytest.raises(TransportError, match='machine=dev is stopped: its API answers only while it runs'):
-        A.endpoint_for_machine({}, facts(state='stopped'))
+        endpoint.endpoint_for_machine({}, facts(state='stopped'))
 
 
 def test_socket_transport_without_the_socket():
     with pytest.raises(TransportError, match='use api_transport: ssh'):
-        A.endpoint_for_machine({'api_transport': 'socket'}, facts())
+        endpoint.endpoint_for_machine({'api_transport': 'socket'}, facts())
 
 
 def test_forgetting_a_machines_host_key(tmp_path):

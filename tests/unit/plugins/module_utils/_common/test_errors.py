@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import failure
-from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
+from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as machine_facts
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
 
 
@@ -18,8 +18,8 @@ class Ran:
 
 
 def not_json():
-    with pytest.raises(F.FactsError) as err:
-        F.parse_json_array('time="2026-01-01" level=warning msg="something"\n[', 'machine inspect')
+    with pytest.raises(machine_facts.FactsError) as err:
+        machine_facts.parse_json_array('time="2026-01-01" level=warning msg="something"\n[', 'machine inspect')
     return err.value
 
 
@@ -41,4 +41,4 @@ def test_failure_gives_a_clean_message_for_it():
 
 def test_facts_error_is_one_of_the_task_errors():
     # The modules and the controller-side path turn only TASK_ERRORS into a failed result.
-    assert any(issubclass(F.FactsError, kind) for kind in TASK_ERRORS)
+    assert any(issubclass(machine_facts.FactsError, kind) for kind in TASK_ERRORS)

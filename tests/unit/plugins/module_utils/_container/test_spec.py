@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from ansible_collections.machinist.podman.plugins.module_utils._container import spec as S
+from ansible_collections.machinist.podman.plugins.module_utils._container import spec as container_spec
 from ansible_collections.machinist.podman.tests.unit.conftest import recorded
 
 API_VERSIONS = ['4.3.1']
@@ -23,7 +23,7 @@ API_VERSIONS = ['4.3.1']
     ('[::1]:8080:80/sctp', ('::1', 8080, 80, 'sctp')),
 ])
 def test_ports(text, parsed):
-    assert S.parse_port(text, 0) == parsed
+    assert container_spec.parse_port(text, 0) == parsed
 
 
 @pytest.mark.parametrize('text, says', [
@@ -33,8 +33,8 @@ def test_ports(text, parsed):
     ('8080:80/icmp', 'is not [HOST_IP:]'),
 ])
 def test_bad_ports(text, says):
-    with pytest.raises(S.ContainerSpecError, match=r'^ports\[0\]') as err:
-        S.parse_port(text, 0)
+    with pytest.raises(container_spec.ContainerSpecError, match=r'^ports\[0\]') as err:
+        container_spec.parse_port(text, 0)
     assert says in str(err.value)
 
 
@@ -44,7 +44,7 @@ def test_bad_ports(text, says):
     ('/:/host', ('bind', '/', '/host', True)),
 ])
 def test_volumes(text, parsed):
-    assert S.parse_volume(text, 2) == parsed
+    assert container_spec.parse_volume(text, 2) == parsed
 
 
 @pytest.mark.parametrize('text, says', [
@@ -54,8 +54,8 @@ def test_volumes(text, parsed):
     ('/x:/y:z', "mode 'z' must be ro or rw"),
 ])
 def test_bad_volumes(text, says):
-    with pytest.raises(S.ContainerSpecError, match=r'^volumes\[2\]') as err:
-        S.parse_volume(text, 2)
+    with pytest.raises(container_spec.ContainerSpecError, match=r'^volumes\[2\]') as err:
+        container_spec.parse_volume(text, 2)
     assert says in str(err.value)
 
 
@@ -76,8 +76,8 @@ def params(**kw):
     (dict(command='httpd -f'), 'command: give a list'),
 ])
 def test_bad_params(kw, says):
-    with pytest.raises(S.ContainerSpecError) as err:
-        S.desired_from_params(params(**kw))
+    with pytest.raises(container_spec.ContainerSpecError) as err:
+        container_spec.desired_from_params(params(**kw))
     assert says in str(err.value)
 
 
@@ -93,17 +93,17 @@ def test_bad_params(kw, says):
     (dict(ports=['8080:80/tcp\n']), 'is not [HOST_IP:]'),
 ])
 def test_trailing_newlines_and_non_ascii_digits_are_refused(kw, says):
-    with pytest.raises(S.ContainerSpecError) as err:
-        S.desired_from_params(params(**kw))
+    with pytest.raises(container_spec.ContainerSpecError) as err:
+        container_spec.desired_from_params(params(**kw))
     assert says in str(err.value)
 
 
 def test_ports_may_have_spaces_around():
-    assert S.parse_port(' 8080:80 ', 0) == ('', 8080, 80, 'tcp')
+    assert container_spec.parse_port(' 8080:80 ', 0) == ('', 8080, 80, 'tcp')
 
 
 def test_two_ips_may_share_a_port():
-    d = S.desired_from_params(params(ports=['127.0.0.1:8080:80', '10.0.0.1:8080:81']))
+    d = container_spec.desired_from_params(params(ports=['127.0.0.1:8080:80', '10.0.0.1:8080:81']))
     assert len(d['ports']) == 2
 
 
@@ -116,7 +116,7 @@ def inspected(request):
 
 def test_inspect_reads_back_what_was_created(inspected):
     desired = inspected['created_with']
-    current = S.current_from_inspect(inspected['inspect'])
+    current = container_spec.current_from_inspect(inspected['inspect'])
     assert current['name'] == 'machinist-record'
     assert current['state'] == 'created'
     assert current['ports'] == [['', 18081, 81, 'udp'], ['127.0.0.1', 18080, 80, 'tcp']]
@@ -124,7 +124,7 @@ def test_inspect_reads_back_what_was_created(inspected):
     assert current['restart_policy'] == 'on-failure' and current['restart_retries'] == 3
     assert current['env']['A'] == '1' and 'PATH' in current['env']
     # What was created from a spec compares equal to that spec: the module is idempotent.
-    assert S.differences(desired, current, image_id=current['image_id']) == []
+    assert container_spec.differences(desired, current, image_id=current['image_id']) == []
 
 
 @pytest.mark.parametrize('change, field', [
@@ -139,29 +139,29 @@ def test_inspect_reads_back_what_was_created(inspected):
 ])
 def test_each_difference_is_named(inspected, change, field):
     desired = dict(copy.deepcopy(inspected['created_with']), **change)
-    current = S.current_from_inspect(inspected['inspect'])
-    assert [d[0] for d in S.differences(desired, current)] == [field]
+    current = container_spec.current_from_inspect(inspected['inspect'])
+    assert [d[0] for d in container_spec.differences(desired, current)] == [field]
 
 
 def test_another_image_id_is_a_difference(inspected):
-    current = S.current_from_inspect(inspected['inspect'])
-    diffs = S.differences(inspected['created_with'], current, image_id='f' * 64)
+    current = container_spec.current_from_inspect(inspected['inspect'])
+    diffs = container_spec.differences(inspected['created_with'], current, image_id='f' * 64)
     assert [d[0] for d in diffs] == ['image']
 
 
 def test_unset_options_are_not_managed(inspected):
-    current = S.current_from_inspect(inspected['inspect'])
-    desired = S.desired_from_params(params(name='machinist-record', image=current['image']))
-    assert S.differences(desired, current, image_id=current['image_id']) == []
-    before, after = S.as_diff(current, desired)
+    current = container_spec.current_from_inspect(inspected['inspect'])
+    desired = container_spec.desired_from_params(params(name='machinist-record', image=current['image']))
+    assert container_spec.differences(desired, current, image_id=current['image_id']) == []
+    before, after = container_spec.as_diff(current, desired)
     assert before['ports'] == after['ports'] and before['volumes'] == after['volumes']
 
 
 def test_create_body():
-    d = S.desired_from_params(params(command=['sleep', '1'], env={'A': 1}, ports=['127.0.0.1:8080:80/udp'],
+    d = container_spec.desired_from_params(params(command=['sleep', '1'], env={'A': 1}, ports=['127.0.0.1:8080:80/udp'],
                                      volumes=['/srv:/srv:ro', 'data:/data'], restart_policy='on-failure',
                                      restart_retries=2))
-    body = S.create_body(d)
+    body = container_spec.create_body(d)
     assert body['env'] == {'A': '1'}
     assert body['portmappings'] == [{'host_ip': '127.0.0.1', 'host_port': 8080, 'container_port': 80, 'protocol': 'udp'}]
     assert body['mounts'] == [{'type': 'bind', 'source': '/srv', 'destination': '/srv', 'options': ['rbind', 'ro']}]

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover
 
 import pytest
 
-from ansible_collections.machinist.podman.plugins.module_utils._forward import gvproxy as G
+from ansible_collections.machinist.podman.plugins.module_utils._forward import gvproxy
 
 
 def fwd(local, remote, protocol='tcp'):
@@ -30,7 +30,7 @@ def fwd(local, remote, protocol='tcp'):
     ({'host_port': 80, 'guest_ip': '192.168.127.254'}, fwd('127.0.0.1:80', '192.168.127.254:80')),
 ])
 def test_normalise(spec, expected):
-    assert G.normalise(spec, 0) == expected
+    assert gvproxy.normalise(spec, 0) == expected
 
 
 @pytest.mark.parametrize('spec, says', [
@@ -54,8 +54,8 @@ def test_normalise(spec, expected):
     ({'host_port': True}, 'forwards[3].host_port: True is not a port number'),
 ])
 def test_normalise_refuses(spec, says):
-    with pytest.raises(G.ForwardError) as err:
-        G.normalise(spec, 3)
+    with pytest.raises(gvproxy.ForwardError) as err:
+        gvproxy.normalise(spec, 3)
     assert says in str(err.value)
 
 
@@ -66,18 +66,18 @@ SSH = fwd('127.0.0.1:40022', '192.168.127.2:22')
 
 
 def test_nothing_to_do_when_gvproxy_has_it():
-    unexpose, expose, record, clashes = G.plan([A], [A, SSH], set(), 'present')
+    unexpose, expose, record, clashes = gvproxy.plan([A], [A, SSH], set(), 'present')
     assert (unexpose, expose, clashes) == ([], [], [])
-    assert record == {G.key(A)}
+    assert record == {gvproxy.key(A)}
 
 
 def test_a_new_forward_is_exposed():
-    unexpose, expose, record, clashes = G.plan([A], [SSH], set(), 'present')
+    unexpose, expose, record, clashes = gvproxy.plan([A], [SSH], set(), 'present')
     assert expose == [A] and unexpose == [] and clashes == []
 
 
 def test_our_forward_with_another_remote_is_replaced():
-    unexpose, expose, _x, clashes = G.plan([A2], [A], {G.key(A)}, 'present')
+    unexpose, expose, _x, clashes = gvproxy.plan([A2], [A], {gvproxy.key(A)}, 'present')
     assert unexpose == [A] and expose == [A2] and clashes == []
 
 
@@ -85,34 +85,34 @@ def test_someone_elses_forward_on_the_same_key_is_a_clash():
     def owner(forward):
         return 'container web'
 
-    _x, expose, _x, clashes = G.plan([A2], [A], set(), 'present', owner_of=owner)
+    _x, expose, _x, clashes = gvproxy.plan([A2], [A], set(), 'present', owner_of=owner)
     assert expose == []
     assert clashes and 'container web' in clashes[0] and 'this task wants it forwarded to 192.168.127.2:80' in clashes[0]
 
 
 def test_all_interfaces_overlaps_one_address():
     ours = fwd('127.0.0.1:8080', '192.168.127.2:9000')
-    _x, expose, _x, clashes = G.plan([ours], [PODMANS], set(), 'present')
+    _x, expose, _x, clashes = gvproxy.plan([ours], [PODMANS], set(), 'present')
     assert expose == [] and len(clashes) == 1 and 'already forwards :8080' in clashes[0]
 
 
 def test_other_protocol_or_port_does_not_overlap():
     udp = fwd(':8080', '192.168.127.2:8080', 'udp')
-    _x, expose, _x, clashes = G.plan([udp, A], [PODMANS], set(), 'present')
+    _x, expose, _x, clashes = gvproxy.plan([udp, A], [PODMANS], set(), 'present')
     assert expose == [udp, A] and clashes == []
 
 
 def test_absent_removes_only_ours():
-    unexpose, _x, record, clashes = G.plan([A, PODMANS], [A, PODMANS], {G.key(A)}, 'absent')
+    unexpose, _x, record, clashes = gvproxy.plan([A, PODMANS], [A, PODMANS], {gvproxy.key(A)}, 'absent')
     assert unexpose == [A] and record == set()
     assert len(clashes) == 1 and 'it is left alone' in clashes[0]
 
 
 def test_exclusive_drops_our_undeclared_forwards_only():
     old = fwd('127.0.0.1:7000', '192.168.127.2:7000')
-    unexpose, expose, record, clashes = G.plan([A], [A, old, PODMANS, SSH], {G.key(A), G.key(old)}, 'present',
+    unexpose, expose, record, clashes = gvproxy.plan([A], [A, old, PODMANS, SSH], {gvproxy.key(A), gvproxy.key(old)}, 'present',
                                                exclusive=True)
-    assert unexpose == [old] and expose == [] and record == {G.key(A)} and clashes == []
+    assert unexpose == [old] and expose == [] and record == {gvproxy.key(A)} and clashes == []
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -145,7 +145,7 @@ def gateway():
 def test_the_boot_script_posts_each_forward_with_bash_alone(gateway, tmp_path):
     unix = fwd('/tmp/it\'s.sock', 'tcp://192.168.127.2:2375', 'unix')
     script = tmp_path / 'apply.sh'
-    script.write_text(G.boot_script([A, unix], gateway=gateway))
+    script.write_text(gvproxy.boot_script([A, unix], gateway=gateway))
     _Recorder.answers = [(200, ''), (500, 'proxy already running')]
     res = subprocess.run(['bash', str(script)], capture_output=True, text=True, timeout=30, env={'PATH': '/usr/bin:/bin'},
                          check=False)
@@ -157,7 +157,7 @@ def test_the_boot_script_posts_each_forward_with_bash_alone(gateway, tmp_path):
 
 def test_the_boot_script_fails_when_gvproxy_refuses(gateway, tmp_path):
     script = tmp_path / 'apply.sh'
-    script.write_text(G.boot_script([A], gateway=gateway).replace('seq 1 90', 'seq 1 2'))
+    script.write_text(gvproxy.boot_script([A], gateway=gateway).replace('seq 1 90', 'seq 1 2'))
     _Recorder.answers = [(400, 'bad'), (400, 'bad')]
     res = subprocess.run(['bash', str(script)], capture_output=True, text=True, timeout=30, check=False)
     assert res.returncode == 1
@@ -176,11 +176,11 @@ class FakeForwarder:
 
     def expose(self, f):
         if self.fail_on == f['local']:
-            raise G.ForwardError('gvproxy refused')
+            raise gvproxy.ForwardError('gvproxy refused')
         self.current.append(f)
 
     def unexpose(self, f):
-        self.current = [c for c in self.current if G.key(c) != G.key(f)]
+        self.current = [c for c in self.current if gvproxy.key(c) != gvproxy.key(f)]
 
 
 class MemoryRecord:
@@ -198,8 +198,8 @@ class MemoryRecord:
 def test_a_failure_midway_keeps_the_record_true():
     b = fwd('127.0.0.1:9091', '192.168.127.2:9091')
     gv, record = FakeForwarder([SSH], fail_on=b['local']), MemoryRecord()
-    with pytest.raises(G.ForwardError) as err:
-        G.converge_forwards(gv, record, [A, b], 'present')
+    with pytest.raises(gvproxy.ForwardError) as err:
+        gvproxy.converge_forwards(gv, record, [A, b], 'present')
     assert err.value.changed is True
     assert err.value.extra['done'] == ['expose tcp/127.0.0.1:9090']
     assert record.forwards == [A]
@@ -207,7 +207,7 @@ def test_a_failure_midway_keeps_the_record_true():
 
 def test_check_mode_changes_nothing():
     gv, record = FakeForwarder([SSH]), MemoryRecord()
-    out = G.converge_forwards(gv, record, [A], 'present', check_mode=True)
+    out = gvproxy.converge_forwards(gv, record, [A], 'present', check_mode=True)
     assert out['changed'] and out['forwards'] == [SSH, A]
     assert gv.current == [SSH] and record.forwards == []
 
@@ -218,9 +218,9 @@ def test_a_machines_host_record_is_in_one_place_whatever_the_working_directory(t
     for d in ('a', 'b'):
         (tmp_path / d).mkdir()
     monkeypatch.chdir(tmp_path / 'a')
-    G.HostRecord(StateStore(), machine='dev').save([A])
+    gvproxy.HostRecord(StateStore(), machine='dev').save([A])
     monkeypatch.chdir(tmp_path / 'b')
-    assert G.HostRecord(StateStore(), machine='dev').load() == [A]
+    assert gvproxy.HostRecord(StateStore(), machine='dev').load() == [A]
     assert len(list((tmp_path / 'state' / 'machinist.podman' / 'forwards').iterdir())) == 1
 
 
@@ -228,8 +228,8 @@ def test_a_sockets_host_record_is_keyed_by_the_sockets_real_path(tmp_path, monke
     from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
     monkeypatch.setenv('XDG_STATE_HOME', str(tmp_path / 'state'))
     monkeypatch.chdir(tmp_path)
-    G.HostRecord(StateStore(), socket_path='gv.sock').save([A])
-    assert G.HostRecord(StateStore(), socket_path=str(tmp_path / 'gv.sock')).load() == [A]
-    assert G.HostRecord(StateStore(), machine=str(tmp_path / 'gv.sock')).load() == []
+    gvproxy.HostRecord(StateStore(), socket_path='gv.sock').save([A])
+    assert gvproxy.HostRecord(StateStore(), socket_path=str(tmp_path / 'gv.sock')).load() == [A]
+    assert gvproxy.HostRecord(StateStore(), machine=str(tmp_path / 'gv.sock')).load() == []
     with pytest.raises(ValueError, match='give one of socket_path and machine'):
-        G.HostRecord(StateStore())
+        gvproxy.HostRecord(StateStore())

@@ -17,8 +17,7 @@ import time
 
 import pytest
 
-from ansible_collections.machinist.podman.plugins.module_utils._image import fetch as F
-from ansible_collections.machinist.podman.plugins.module_utils._image import sources as M
+from ansible_collections.machinist.podman.plugins.module_utils._image import fetch, sources
 
 DISK = os.urandom(300000) + b'machinist' * 100000
 
@@ -49,7 +48,7 @@ def chunks(data, size=65536):
 def test_each_compression_streams_to_the_same_disk(kind, tmp_path):
     data = compressed(kind)
     target = str(tmp_path / 'disk.qcow2')
-    got = F.stream_to(chunks(data), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(DISK))
+    got = fetch.stream_to(chunks(data), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(DISK))
     assert got == (sha(data), sha(DISK), len(DISK))
     assert open(target, 'rb').read() == DISK
     assert os.listdir(str(tmp_path)) == ['disk.qcow2']
@@ -57,8 +56,8 @@ def test_each_compression_streams_to_the_same_disk(kind, tmp_path):
 
 def test_a_wrong_checksum_leaves_nothing(tmp_path):
     data = compressed('xz')
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'), expected_sha256='0' * 64)
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'), expected_sha256='0' * 64)
     assert 'should be %s but is %s' % ('0' * 64, sha(data)) in str(err.value)
     assert err.value.extra['mismatch'] == 'compressed'
     assert os.listdir(str(tmp_path)) == []
@@ -66,8 +65,8 @@ def test_a_wrong_checksum_leaves_nothing(tmp_path):
 
 def test_a_cut_stream_is_a_truncation(tmp_path):
     data = compressed('gz')
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(chunks(data[:len(data) // 2]), 'gz', str(tmp_path / 'disk'))
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(chunks(data[:len(data) // 2]), 'gz', str(tmp_path / 'disk'))
     assert err.value.extra.get('truncated') and 'cut short' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
 
@@ -75,8 +74,8 @@ def test_a_cut_stream_is_a_truncation(tmp_path):
 def test_damaged_data_is_named(tmp_path):
     data = bytearray(compressed('bz2'))
     data[200:220] = b'\0' * 20
-    with pytest.raises(F.FetchError, match='the bz2 data is damaged'):
-        F.stream_to(chunks(bytes(data)), 'bz2', str(tmp_path / 'disk'))
+    with pytest.raises(fetch.FetchError, match='the bz2 data is damaged'):
+        fetch.stream_to(chunks(bytes(data)), 'bz2', str(tmp_path / 'disk'))
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -84,7 +83,7 @@ def test_resuming_feeds_the_kept_bytes_first(tmp_path):
     data = compressed('xz')
     part = tmp_path / 'part'
     part.write_bytes(data[:100000])
-    got = F.stream_to(chunks(data[100000:]), 'xz', str(tmp_path / 'disk'), expected_sha256=sha(data),
+    got = fetch.stream_to(chunks(data[100000:]), 'xz', str(tmp_path / 'disk'), expected_sha256=sha(data),
                       resume_bytes=str(part))
     assert got[1] == sha(DISK)
 
@@ -94,11 +93,11 @@ def test_resuming_feeds_the_kept_bytes_first(tmp_path):
     ('disk', b'\xfd7zXZ\x00\x00', 'xz'), ('disk', b'\x28\xb5\x2f\xfd', 'zst'), ('disk.qcow2', b'QFI\xfb', 'none'),
 ])
 def test_compression_by_suffix_then_magic(name, head, kind):
-    assert F.compression_of(name, head) == kind
+    assert fetch.compression_of(name, head) == kind
 
 
 def test_progress_file(tmp_path):
-    p = F.Progress(str(tmp_path / 'progress.json'), total=200)
+    p = fetch.Progress(str(tmp_path / 'progress.json'), total=200)
     p.add(100)
     p.write('downloading')
     data = json.loads((tmp_path / 'progress.json').read_text())
@@ -106,7 +105,7 @@ def test_progress_file(tmp_path):
 
 
 def art(name='disk.qcow2', digest=None):
-    return M.Artifact(name, 'xz', url='http://127.0.0.1/%s.xz' % name, sha256=digest or sha(name.encode()))
+    return sources.Artifact(name, 'xz', url='http://127.0.0.1/%s.xz' % name, sha256=digest or sha(name.encode()))
 
 
 def put(cache, a, fetched):
@@ -120,7 +119,7 @@ def put(cache, a, fetched):
 
 
 def test_a_hit_comes_from_the_record_and_verify_full_rehashes(tmp_path):
-    cache = M.Cache(str(tmp_path))
+    cache = sources.Cache(str(tmp_path))
     a = art()
     a.uncompressed_sha256 = sha(b'x')  # verify: full rehashes against the digest the source states
     image = put(cache, a, time.time())
@@ -136,7 +135,7 @@ def test_a_hit_comes_from_the_record_and_verify_full_rehashes(tmp_path):
 
 
 def test_prune_by_count_and_age_never_the_current(tmp_path):
-    cache = M.Cache(str(tmp_path))
+    cache = sources.Cache(str(tmp_path))
     now = time.time()
     images = [put(cache, art('d%d' % i), now - i * 86400 * 10) for i in range(4)]
     assert sorted(cache.prune(images[3], keep=2, check_mode=True)) == sorted(images[1:3])
@@ -146,11 +145,11 @@ def test_prune_by_count_and_age_never_the_current(tmp_path):
 
 
 def test_the_lock_waits_and_times_out(tmp_path):
-    cache = M.Cache(str(tmp_path))
+    cache = sources.Cache(str(tmp_path))
     a = art()
     with cache.lock(a):
-        other = M.Cache(str(tmp_path))
-        with pytest.raises(F.FetchError, match='another run has been fetching disk.qcow2'):
+        other = sources.Cache(str(tmp_path))
+        with pytest.raises(fetch.FetchError, match='another run has been fetching disk.qcow2'):
             with other.lock(a, timeout=0.5):
                 pass
 
@@ -160,15 +159,15 @@ def test_a_sparse_disk_never_decompresses_into_one_huge_piece(kind):
     zeros = b'\0' * (64 << 20)
     data = {'xz': lzma.compress, 'gz': gzip.compress, 'bz2': bz2.compress}[kind](zeros)
     assert len(data) < 1 << 20  # the whole 64 MiB arrives as one small input chunk
-    dec = F.decompressor(kind)
+    dec = fetch.decompressor(kind)
     sizes = [len(p) for p in dec.pieces(data)]
-    assert max(sizes) <= F.PIECE and sum(sizes) + len(dec.finish()) == len(zeros)
+    assert max(sizes) <= fetch.PIECE and sum(sizes) + len(dec.finish()) == len(zeros)
 
 
 def test_zstd_output_is_bounded_too(tmp_path):
     zeros = b'\0' * (64 << 20)
     data = subprocess.run(['zstd', '-q', '-c'], input=zeros, capture_output=True, check=True).stdout
-    got = F.stream_to(iter([data]), 'zst', str(tmp_path / 'disk'), expected_uncompressed=sha(zeros))
+    got = fetch.stream_to(iter([data]), 'zst', str(tmp_path / 'disk'), expected_uncompressed=sha(zeros))
     assert got[2] == len(zeros)
 
 
@@ -190,7 +189,7 @@ def test_concatenated_streams_give_the_whole_disk(kind, count, size, tmp_path):
     whole = b''.join(PARTS[:count])
     assert getattr({'xz': lzma, 'gz': gzip, 'bz2': bz2}[kind], 'decompress')(data) == whole  # the stdlib agrees
     target = str(tmp_path / 'disk')
-    got = F.stream_to(chunks(data, size), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(whole))
+    got = fetch.stream_to(chunks(data, size), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(whole))
     assert got == (sha(data), sha(whole), len(whole))
     assert open(target, 'rb').read() == whole
     assert os.listdir(str(tmp_path)) == ['disk']
@@ -200,8 +199,8 @@ def test_concatenated_streams_give_the_whole_disk(kind, count, size, tmp_path):
 @pytest.mark.parametrize('garbage', [b'garbage after the end', b'\x01', b'\0\0\0\0junk'])
 def test_trailing_garbage_is_refused_and_leaves_nothing(kind, garbage, tmp_path):
     data = b''.join(concatenated(kind, PARTS[:2])) + garbage
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
     assert err.value.extra.get('damaged') is True
     assert 'trailing garbage' in str(err.value) and 'not the start of another %s stream' % kind in str(err.value)
     assert os.listdir(str(tmp_path)) == []
@@ -214,7 +213,7 @@ def test_xz_stream_padding_between_and_after_streams_is_accepted(padding, tmp_pa
     whole = PARTS[0] + PARTS[1]
     # xz itself accepts it:
     assert subprocess.run(['xz', '-dc'], input=data, capture_output=True, check=True).stdout == whole
-    got = F.stream_to(chunks(data, 3), 'xz', str(tmp_path / 'disk'), expected_uncompressed=sha(whole))
+    got = fetch.stream_to(chunks(data, 3), 'xz', str(tmp_path / 'disk'), expected_uncompressed=sha(whole))
     assert got[1:] == (sha(whole), len(whole))
 
 
@@ -223,8 +222,8 @@ def test_xz_padding_that_is_not_a_multiple_of_four_is_damage(where, tmp_path):
     one, two = concatenated('xz', PARTS[:2])
     data = one + b'\0' * 3 + two if where == 'between' else one + two + b'\0' * 5
     assert subprocess.run(['xz', '-dc'], input=data, capture_output=True, check=False).returncode != 0  # xz refuses it too
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'))
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'))
     assert err.value.extra.get('damaged') is True and 'multiple of four' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
 
@@ -235,13 +234,13 @@ def test_a_concatenation_cut_inside_a_later_stream_is_a_truncation(kind, into_se
     one, two = concatenated(kind, PARTS[:2])
     cut = len(one) + (int(len(two) * into_second) if isinstance(into_second, float) else into_second)
     data = (one + two)[:cut]
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'))
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'))
     assert err.value.extra.get('truncated') is True and 'cut short' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
     # the same cut with the checksum of exactly those bytes: the source file itself is incomplete
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
     assert err.value.extra.get('damaged') is True and 'incomplete' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
 
@@ -250,9 +249,9 @@ def test_a_concatenation_cut_inside_a_later_stream_is_a_truncation(kind, into_se
 def test_every_stream_of_a_sparse_concatenation_comes_in_bounded_pieces(kind):
     zeros = b'\0' * (8 << 20)
     data = COMPRESS[kind](zeros) * 2
-    dec = F.decompressor(kind)
+    dec = fetch.decompressor(kind)
     sizes = [len(p) for p in dec.pieces(data)]
-    assert max(sizes) <= F.PIECE and sum(sizes) + len(dec.finish()) == 2 * len(zeros)
+    assert max(sizes) <= fetch.PIECE and sum(sizes) + len(dec.finish()) == 2 * len(zeros)
     assert dec.eof and dec.streams == 2
 
 
@@ -280,8 +279,8 @@ def assert_too_large(err, limit):
 def test_max_size_stops_the_pass_and_leaves_nothing(kind, tmp_path):
     data = compressed(kind)
     limit = len(DISK) // 3
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data), max_size=limit)
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data), max_size=limit)
     assert_too_large(err, limit)
     assert os.listdir(str(tmp_path)) == []
     assert children_named('zstd') == []
@@ -290,7 +289,7 @@ def test_max_size_stops_the_pass_and_leaves_nothing(kind, tmp_path):
 @pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2', 'zst', 'none'])
 def test_an_image_of_exactly_max_size_passes(kind, tmp_path):
     data = compressed(kind)
-    got = F.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_uncompressed=sha(DISK), max_size=len(DISK))
+    got = fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_uncompressed=sha(DISK), max_size=len(DISK))
     assert got[1:] == (sha(DISK), len(DISK))
 
 
@@ -310,8 +309,8 @@ def test_a_bomb_is_stopped_before_its_input_is_all_read(kind, tmp_path):
             fed.append(i)
             yield bomb
     started = time.time()
-    with pytest.raises(F.FetchError) as err:
-        F.stream_to(copies(), kind, str(tmp_path / 'disk'), max_size=1 << 20)
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.stream_to(copies(), kind, str(tmp_path / 'disk'), max_size=1 << 20)
     assert_too_large(err, 1 << 20)
     assert time.time() - started < 5
     if kind != 'zst':
@@ -323,8 +322,8 @@ def test_a_bomb_is_stopped_before_its_input_is_all_read(kind, tmp_path):
 
 
 def test_max_size_must_be_a_positive_number_of_bytes(tmp_path):
-    with pytest.raises(F.FetchError, match=r'max_size: .*positive number of bytes.*got -1'):
-        F.stream_to(iter([DISK]), 'none', str(tmp_path / 'disk'), max_size=-1)
+    with pytest.raises(fetch.FetchError, match=r'max_size: .*positive number of bytes.*got -1'):
+        fetch.stream_to(iter([DISK]), 'none', str(tmp_path / 'disk'), max_size=-1)
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -337,11 +336,11 @@ def make_zip(path, data):
 def test_unzip_to_stops_at_max_size_and_leaves_nothing(tmp_path):
     make_zip(tmp_path / 'a.zip', DISK)
     limit = len(DISK) // 3
-    with pytest.raises(F.FetchError) as err:
-        F.unzip_to(str(tmp_path / 'a.zip'), str(tmp_path / 'disk'), sha(DISK), max_size=limit)
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.unzip_to(str(tmp_path / 'a.zip'), str(tmp_path / 'disk'), sha(DISK), max_size=limit)
     assert_too_large(err, limit)
     assert os.listdir(str(tmp_path)) == ['a.zip']
-    assert F.unzip_to(str(tmp_path / 'a.zip'), str(tmp_path / 'disk'), sha(DISK), max_size=len(DISK)) == \
+    assert fetch.unzip_to(str(tmp_path / 'a.zip'), str(tmp_path / 'disk'), sha(DISK), max_size=len(DISK)) == \
         (sha(DISK), len(DISK))
     assert open(str(tmp_path / 'disk'), 'rb').read() == DISK
 
@@ -349,10 +348,10 @@ def test_unzip_to_stops_at_max_size_and_leaves_nothing(tmp_path):
 def test_free_space_check_names_the_folder_and_the_bytes(tmp_path):
     st = os.statvfs(str(tmp_path))
     free = st.f_bavail * st.f_frsize
-    assert 0 < F.check_free_space(str(tmp_path), 1, 'disk.qcow2') <= free + (64 << 20)
+    assert 0 < fetch.check_free_space(str(tmp_path), 1, 'disk.qcow2') <= free + (64 << 20)
     needed = free + (1 << 40)
-    with pytest.raises(F.FetchError) as err:
-        F.check_free_space(str(tmp_path), needed, 'disk.qcow2')
+    with pytest.raises(fetch.FetchError) as err:
+        fetch.check_free_space(str(tmp_path), needed, 'disk.qcow2')
     msg = str(err.value)
     assert msg.startswith('disk.qcow2: ') and str(tmp_path) in msg and '%d bytes' % needed in msg
     assert 'bytes free' in msg and 'cache_dir' in msg
@@ -362,8 +361,8 @@ def test_free_space_check_names_the_folder_and_the_bytes(tmp_path):
 
 
 def test_free_space_check_of_a_missing_folder_names_it(tmp_path):
-    with pytest.raises(F.FetchError, match='cannot check the free space of %s' % (tmp_path / 'nope')):
-        F.check_free_space(str(tmp_path / 'nope'), 1, 'disk.qcow2')
+    with pytest.raises(fetch.FetchError, match='cannot check the free space of %s' % (tmp_path / 'nope')):
+        fetch.check_free_space(str(tmp_path / 'nope'), 1, 'disk.qcow2')
 
 
 def test_a_download_that_breaks_off_stops_zstd_and_leaves_nothing(tmp_path):
@@ -371,9 +370,9 @@ def test_a_download_that_breaks_off_stops_zstd_and_leaves_nothing(tmp_path):
 
     def broken():
         yield data[:len(data) // 2]
-        raise F.FetchError('the download broke off', truncated=True)
-    with pytest.raises(F.FetchError, match='the download broke off'):
-        F.stream_to(broken(), 'zst', str(tmp_path / 'disk'))
+        raise fetch.FetchError('the download broke off', truncated=True)
+    with pytest.raises(fetch.FetchError, match='the download broke off'):
+        fetch.stream_to(broken(), 'zst', str(tmp_path / 'disk'))
     assert children_named('zstd') == []
     assert os.listdir(str(tmp_path)) == []
 
@@ -385,14 +384,14 @@ def test_without_the_zstd_program_the_pass_says_so_and_leaves_nothing(tmp_path, 
     monkeypatch.setenv('PATH', str(empty))  # a host without zstd
     target = tmp_path / 'cache'
     target.mkdir()
-    with pytest.raises(F.FetchError, match='install the zstd program'):
-        F.stream_to(iter([data]), 'zst', str(target / 'disk'))
+    with pytest.raises(fetch.FetchError, match='install the zstd program'):
+        fetch.stream_to(iter([data]), 'zst', str(target / 'disk'))
     assert os.listdir(str(target)) == []
 
 
 def test_a_missing_target_folder_is_named_and_stops_zstd(tmp_path):
-    with pytest.raises(F.FetchError, match='cannot write %s' % (tmp_path / 'gone' / 'disk')):
-        F.stream_to(iter([compressed('zst')]), 'zst', str(tmp_path / 'gone' / 'disk'))
+    with pytest.raises(fetch.FetchError, match='cannot write %s' % (tmp_path / 'gone' / 'disk')):
+        fetch.stream_to(iter([compressed('zst')]), 'zst', str(tmp_path / 'gone' / 'disk'))
     assert children_named('zstd') == []
 
 
@@ -401,7 +400,7 @@ def test_progress_never_writes_through_a_link_planted_at_its_temporary_name(tmp_
     other = tmp_path / 'other'
     other.write_text('not yours')
     os.symlink(str(other), str(tmp_path / 'progress.json.tmp'))
-    p = F.Progress(str(tmp_path / 'progress.json'), total=400)
+    p = fetch.Progress(str(tmp_path / 'progress.json'), total=400)
     p.add(100)
     p.write('downloading')
     assert other.read_text() == 'not yours'
@@ -415,7 +414,7 @@ def test_progress_never_writes_through_a_link_planted_at_its_temporary_name(tmp_
 
 
 def test_progress_rewrites_leave_one_file(tmp_path):
-    p = F.Progress(str(tmp_path / 'progress.json'), total=10)
+    p = fetch.Progress(str(tmp_path / 'progress.json'), total=10)
     for phase in ('downloading', 'verifying', 'done'):
         p.write(phase)
     assert json.loads((tmp_path / 'progress.json').read_text())['phase'] == 'done'
@@ -423,7 +422,7 @@ def test_progress_rewrites_leave_one_file(tmp_path):
 
 
 def test_a_progress_write_that_fails_leaves_nothing(tmp_path):
-    p = F.Progress(str(tmp_path / 'progress.json'))
+    p = fetch.Progress(str(tmp_path / 'progress.json'))
     (tmp_path / 'progress.json').mkdir()  # the rename onto it fails
     with pytest.raises(OSError):
         p.write('downloading')
@@ -442,14 +441,14 @@ def test_the_image_the_pass_makes_is_the_users_alone(kind, tmp_path, open_umask)
     target = str(tmp_path / 'disk')
     if kind == 'zip':
         make_zip(tmp_path / 'a.zip', DISK)
-        assert F.unzip_to(str(tmp_path / 'a.zip'), target, sha(DISK)) == (sha(DISK), len(DISK))
+        assert fetch.unzip_to(str(tmp_path / 'a.zip'), target, sha(DISK)) == (sha(DISK), len(DISK))
     else:
-        assert F.stream_to(chunks(compressed(kind)), kind, target)[1] == sha(DISK)
+        assert fetch.stream_to(chunks(compressed(kind)), kind, target)[1] == sha(DISK)
     assert oct(os.stat(target).st_mode & 0o7777) == oct(0o600)
     assert open(target, 'rb').read() == DISK
 
 
 def test_free_space_check_of_an_unknown_size_only_reports_the_free_bytes(tmp_path):
     st = os.statvfs(str(tmp_path))
-    free = F.check_free_space(str(tmp_path), None, 'disk.qcow2')
+    free = fetch.check_free_space(str(tmp_path), None, 'disk.qcow2')
     assert isinstance(free, int) and abs(free - st.f_bavail * st.f_frsize) < (64 << 20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.machinist.podman.plugins.module_utils._image import names as N
+from ansible_collections.machinist.podman.plugins.module_utils._image import names as image_names
 
 
 @pytest.mark.parametrize('source, kind', [
@@ -19,7 +19,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._image import nam
     ('/var/lib/images/disk.qcow2', 'file'), ('~/disk.raw.zst', 'file'), ('C:\\images\\disk.vhdx', 'file'),
 ])
 def test_the_kind_of_a_source(source, kind):
-    assert N.image_kind(source) == kind
+    assert image_names.image_kind(source) == kind
 
 
 @pytest.mark.parametrize('name, stripped, compression', [
@@ -28,5 +28,5 @@ def test_the_kind_of_a_source(source, kind):
     ('disk.qcow2.xz.gz', 'disk.qcow2.xz', 'gz'),  # one suffix: the one podman decompresses
 ])
 def test_the_compression_suffix(name, stripped, compression):
-    assert N.strip_suffix(name) == stripped
-    assert N.compression_by_name(name) == compression
+    assert image_names.strip_suffix(name) == stripped
+    assert image_names.compression_by_name(name) == compression

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as F
+from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as machine_facts
 from ansible_collections.machinist.podman.plugins.module_utils._machine.plan import plan_machine
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._machine.versions import Capabilities, PodmanVersion
@@ -15,8 +15,8 @@ LINUX = {'os': 'linux', 'arch': 'x86_64'}
 
 
 def facts_of(version, state='stopped', **override):
-    entry = F.parse_json_array(recorded(version, 'inspect_stopped')['stdout'], 'x')[0]
-    facts = F.from_inspect(entry, {'Rootful': False} if F.needs_machine_config(entry) else None)
+    entry = machine_facts.parse_json_array(recorded(version, 'inspect_stopped')['stdout'], 'x')[0]
+    facts = machine_facts.from_inspect(entry, {'Rootful': False} if machine_facts.needs_machine_config(entry) else None)
     facts['state'] = state
     facts.update(override)
     return facts

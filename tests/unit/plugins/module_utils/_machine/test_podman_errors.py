@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import CommandResult
-from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors as E
+from ansible_collections.machinist.podman.plugins.module_utils._machine import podman_errors
 from ansible_collections.machinist.podman.tests.unit.conftest import VERSIONS, recorded
 
 
@@ -15,33 +15,33 @@ def result(stderr):
 
 def classify_recorded(version, scenario):
     r = recorded(version, scenario)
-    return E.classify(CommandResult(r['argv'], r['rc'], r['stdout'], r['stderr'], 0))
+    return podman_errors.classify(CommandResult(r['argv'], r['rc'], r['stdout'], r['stderr'], 0))
 
 
 @pytest.mark.parametrize('scenario,condition', [
-    ('inspect_missing', E.NOT_FOUND),
-    ('set_missing', E.NOT_FOUND),
-    ('start_missing', E.NOT_FOUND),
-    ('stop_missing', E.NOT_FOUND),
-    ('rm_missing', E.NOT_FOUND),
-    ('init_exists', E.ALREADY_EXISTS),
-    ('init_missing_image', E.NO_SUCH_FILE),
-    ('set_shrink_disk', E.DISK_NOT_LARGER),
+    ('inspect_missing', podman_errors.NOT_FOUND),
+    ('set_missing', podman_errors.NOT_FOUND),
+    ('start_missing', podman_errors.NOT_FOUND),
+    ('stop_missing', podman_errors.NOT_FOUND),
+    ('rm_missing', podman_errors.NOT_FOUND),
+    ('init_exists', podman_errors.ALREADY_EXISTS),
+    ('init_missing_image', podman_errors.NO_SUCH_FILE),
+    ('set_shrink_disk', podman_errors.DISK_NOT_LARGER),
 ])
 def test_recorded_errors(version, scenario, condition):
     err = classify_recorded(version, scenario)
     assert err.condition == condition
-    if condition == E.NOT_FOUND:
+    if condition == podman_errors.NOT_FOUND:
         assert err.details['name'] == 'rec-missing'
 
 
 @pytest.mark.parametrize('version', [v for v in VERSIONS if not v.startswith('4.')])
 def test_recorded_5x_only_errors(version):
-    assert classify_recorded(version, 'set_equal_disk').condition == E.DISK_NOT_LARGER
+    assert classify_recorded(version, 'set_equal_disk').condition == podman_errors.DISK_NOT_LARGER
     assert classify_recorded(version, 'set_equal_disk').details['current'] == '5'
-    assert classify_recorded(version, 'init_bad_name').condition == E.INVALID_NAME
+    assert classify_recorded(version, 'init_bad_name').condition == podman_errors.INVALID_NAME
     assert classify_recorded(version, 'provider_unknown').details == {'provider': 'nosuch'}
-    assert classify_recorded(version, 'provider_unsupported').condition == E.UNSUPPORTED_PROVIDER
+    assert classify_recorded(version, 'provider_unsupported').condition == podman_errors.UNSUPPORTED_PROVIDER
 
 
 # Messages from podman's sources that these tests cannot provoke without a running VM; each line names
@@ -49,37 +49,37 @@ def test_recorded_5x_only_errors(version):
 @pytest.mark.parametrize('stderr,condition,details', [
     # podman v4.9.5 pkg/machine/qemu/machine.go
     ('Error: cannot start VM b. VM a is currently running or starting: only one VM can be active at a time',
-     E.EXCLUSIVE, {'name': 'b', 'other': 'a'}),
+     podman_errors.EXCLUSIVE, {'name': 'b', 'other': 'a'}),
     # podman v5.8.2 pkg/machine/shim/host.go checkExclusiveActiveVM, same provider
     ('Error: unable to start "b": a already starting or running: only one VM can be active at a time',
-     E.EXCLUSIVE, {'name': 'b', 'other': 'a'}),
+     podman_errors.EXCLUSIVE, {'name': 'b', 'other': 'a'}),
     # ... other provider
     ('Error: unable to start: a already starting or running on the applehv provider: only one VM can be active at a time',
-     E.EXCLUSIVE, {'other': 'a', 'other_provider': 'applehv'}),
-    ('Error: cannot start VM dev: VM already running or starting', E.ALREADY_RUNNING, {}),
-    ('Error: unable to start "dev": already running', E.ALREADY_RUNNING, {}),
+     podman_errors.EXCLUSIVE, {'other': 'a', 'other_provider': 'applehv'}),
+    ('Error: cannot start VM dev: VM already running or starting', podman_errors.ALREADY_RUNNING, {}),
+    ('Error: unable to start "dev": already running', podman_errors.ALREADY_RUNNING, {}),
     ('Error: cannot start VM "dev": starting state indicates that a previous start has failed: please stop and '
-     'restart the VM', E.STALE_STARTING, {}),
+     'restart the VM', podman_errors.STALE_STARTING, {}),
     ('Error: incompatible machine config "/home/u/.config/containers/podman/machine/qemu/dev.json" (dev) for this '
-     'version of Podman', E.INCOMPATIBLE_CONFIG, {'path': '/home/u/.config/containers/podman/machine/qemu/dev.json',
+     'version of Podman', podman_errors.INCOMPATIBLE_CONFIG, {'path': '/home/u/.config/containers/podman/machine/qemu/dev.json',
                                                   'name': 'dev'}),
-    ('Error: running vm "dev" cannot be destroyed', E.RUNNING_CANNOT_DESTROY, {'name': 'dev'}),
-    ('Error: unable to change settings unless vm is stopped', E.MUST_STOP, {}),
-    ("Error: cannot change settings while the vm is running, run 'podman machine stop dev' first", E.MUST_STOP, {}),
-    ('Error: changing CPUs not supported for WSL machines', E.NOT_SUPPORTED, {'what': 'CPUs', 'provider': 'WSL'}),
-    ('Error: cannot run command "podman machine list" as root', E.ROOT_REFUSED, {}),
+    ('Error: running vm "dev" cannot be destroyed', podman_errors.RUNNING_CANNOT_DESTROY, {'name': 'dev'}),
+    ('Error: unable to change settings unless vm is stopped', podman_errors.MUST_STOP, {}),
+    ("Error: cannot change settings while the vm is running, run 'podman machine stop dev' first", podman_errors.MUST_STOP, {}),
+    ('Error: changing CPUs not supported for WSL machines', podman_errors.NOT_SUPPORTED, {'what': 'CPUs', 'provider': 'WSL'}),
+    ('Error: cannot run command "podman machine list" as root', podman_errors.ROOT_REFUSED, {}),
     ('Error: system connection "dev" already exists. consider a different machine name',
-     E.CONNECTION_EXISTS, {'connection': 'dev'}),
-    ('Error: something nobody has seen', E.UNKNOWN, {}),
+     podman_errors.CONNECTION_EXISTS, {'connection': 'dev'}),
+    ('Error: something nobody has seen', podman_errors.UNKNOWN, {}),
 ])
 def test_source_messages(stderr, condition, details):
-    err = E.classify(result(stderr))
+    err = podman_errors.classify(result(stderr))
     assert err.condition == condition
     assert err.details == details
 
 
 def test_text_is_podmans_last_error_line():
-    err = E.classify(result('failed to resize disk: x\nError: failed to resize disk: new disk size must be larger '
+    err = podman_errors.classify(result('failed to resize disk: x\nError: failed to resize disk: new disk size must be larger '
                             'than current disk size: 5GB\n'))
     assert err.text == 'failed to resize disk: new disk size must be larger than current disk size: 5GB'
     assert err.details == {'current': '5'}

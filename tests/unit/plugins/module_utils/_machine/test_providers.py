@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.machinist.podman.plugins.module_utils._machine import providers as P
+from ansible_collections.machinist.podman.plugins.module_utils._machine import providers
 
 # host, podman major, providers podman offers there (default first)
 OFFERED = [
@@ -22,16 +22,16 @@ OFFERED = [
 
 @pytest.mark.parametrize('host,major,offered', OFFERED)
 def test_offered_and_default(host, major, offered):
-    assert P.providers_on(host, major) == sorted(offered)
-    assert P.default_provider(host, major) == offered[0]
-    for provider in P.PROVIDERS:
-        refusal = P.provider_refusal(provider, host, major, 'arm64')
+    assert providers.providers_on(host, major) == sorted(offered)
+    assert providers.default_provider(host, major) == offered[0]
+    for provider in providers.PROVIDERS:
+        refusal = providers.provider_refusal(provider, host, major, 'arm64')
         assert (refusal is None) == (provider in offered), (provider, refusal)
 
 
 @pytest.mark.parametrize('arch,allowed', [('arm64', True), ('aarch64', True), ('x86_64', False)])
 def test_libkrun_only_on_apple_silicon(arch, allowed):
-    refusal = P.provider_refusal('libkrun', 'darwin', 5, arch)
+    refusal = providers.provider_refusal('libkrun', 'darwin', 5, arch)
     assert (refusal is None) is allowed
     if not allowed:
         assert 'Apple Silicon' in refusal and 'use applehv' in refusal
@@ -52,16 +52,16 @@ RULES = {
 def test_set_exclusive_admin(provider):
     settable, exclusive, admin = RULES[provider]
     for field in ('cpus', 'memory', 'disk_size', 'rootful', 'usb', 'user_mode_networking'):
-        assert P.can_set(provider, field) is (field in settable), field
-    assert P.PROVIDERS[provider]['exclusive'] is exclusive
-    assert P.PROVIDERS[provider]['needs_admin'] is admin
+        assert providers.can_set(provider, field) is (field in settable), field
+    assert providers.PROVIDERS[provider]['exclusive'] is exclusive
+    assert providers.PROVIDERS[provider]['needs_admin'] is admin
 
 
 def test_wsl_4_changes_rootful_running_5_needs_a_stop():
-    assert P.stop_to_set('wsl', 4) is False
-    assert P.stop_to_set('wsl', 5) is True
-    assert all(P.stop_to_set(p, m) for p in ('qemu', 'applehv', 'hyperv') for m in (4, 5, 6))
+    assert providers.stop_to_set('wsl', 4) is False
+    assert providers.stop_to_set('wsl', 5) is True
+    assert all(providers.stop_to_set(p, m) for p in ('qemu', 'applehv', 'hyperv') for m in (4, 5, 6))
 
 
 def test_volumes_ignored_only_on_wsl():
-    assert [p for p in sorted(P.PROVIDERS) if not P.PROVIDERS[p]['volumes']] == ['wsl']
+    assert [p for p in sorted(providers.PROVIDERS) if not providers.PROVIDERS[p]['volumes']] == ['wsl']
