@@ -78,8 +78,10 @@ unit() {
     # Arguments are pytest's, relative to the collection's root (tests/unit/... as in the checkout).
     local what=("$@")
     [ ${#what[@]} -gt 0 ] || what=(tests/unit)
+    # Hypothesis keeps its examples outside the collection, which the sanity suite checks file by file.
     (cd "$collection" && as_user env PYTHONPATH="$work/collections" PYTHONDONTWRITEBYTECODE=1 \
-        MACHINIST_REQUIRE_IGNITION_VALIDATE=1 "$MACHINIST_VENV/bin/python" -m pytest -p no:cacheprovider -q "${what[@]}")
+        HYPOTHESIS_STORAGE_DIRECTORY="$MACHINIST_SHARE/tmp/hypothesis" MACHINIST_REQUIRE_IGNITION_VALIDATE=1 \
+        "$MACHINIST_VENV/bin/python" -m pytest -p no:cacheprovider -q "${what[@]}")
 }
 
 sanity() {
@@ -88,7 +90,9 @@ sanity() {
     [ ! -e "$collection/tests/sanity" ] || { echo "tests/sanity/ must not exist: no ignore entries"; return 1; }
     (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" sanity --local --python 3.11 --color no "$@") || return 1
     # Style the sanity tests do not check (ruff.toml): unused and undefined names, the import order.
-    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ruff" check --no-cache plugins tests scripts) || return 1
+    # The collection's files as installed, and the harness's scripts as checked out (the tarball has none).
+    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ruff" check --no-cache plugins tests) || return 1
+    "$MACHINIST_VENV/bin/ruff" check --no-cache --config "$repo/ruff.toml" "$repo/scripts" "$repo/benchmarks" || return 1
     # Roles, playbooks and Molecule scenarios with ansible-lint's production profile (.ansible-lint).
     install -o "$MACHINIST_USER" -m 0644 "$repo/.ansible-lint" "$collection/.ansible-lint"
     (cd "$collection" && as_user env ANSIBLE_COLLECTIONS_PATH="$work/collections" NO_COLOR=1 \

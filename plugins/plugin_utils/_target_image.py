@@ -25,15 +25,15 @@ def image_task(params, runner, check_mode=False, diff=False):
     for option in NOT_ON_TARGET:
         if p.get(option) is not None:
             raise fetch.FetchError('%s: not available when the controller fetches for the target (a Windows target, or '
-                               'machinist_podman_controller_side); remove it' % option)
+                                   'machinist_podman_controller_side); remove it' % option)
     arch = p['arch'] or sources.fcos_arch(host.get('arch') or '')
     art = None
     try:
         art = resolve(p, arch, runner.expand, check_exists=False)
         if art.compressed and not art.sha256:
             raise fetch.FetchError('uncompressed_checksum: the target keeps the image compressed (podman decompresses it '
-                               'at machine init), so only the compressed file\'s sha256 can be checked there; give '
-                               'checksum')
+                                   'at machine init), so only the compressed file\'s sha256 can be checked there; give '
+                                   'checksum')
         out = ensure_on_target(runner, p['cache_dir'] or runner.path.join(host['cache_base'], 'images'), art,
                                p['verify'], check_mode, timeout=limits(p)[0], max_size=limits(p)[1])
     except fetch.FetchError as exc:
@@ -91,12 +91,12 @@ def ensure_on_target(runner, cache_dir, art, verify, check_mode, timeout=3600, m
             if seen.get('sha256') != _expected(art):
                 runner.remove(part)
                 raise fetch.FetchError('%s: the download from %s has sha256 %s, not %s; nothing was kept'
-                                   % (art.name, url, seen.get('sha256') or '(unreadable)', _expected(art)),
-                                   expected=_expected(art), seen=seen.get('sha256'), mismatch=True, url=url)
+                                       % (art.name, url, seen.get('sha256') or '(unreadable)', _expected(art)),
+                                       expected=_expected(art), seen=seen.get('sha256'), mismatch=True, url=url)
             if not (runner.ask('move', part, image) or {}).get('moved'):
                 raise fetch.FetchError('%s: cannot move the download to %s' % (art.name, image))
             rec = sources.cache_record(art, url, seen['sha256'], None if art.compressed else seen['sha256'],
-                                 int(seen.get('size') or 0), compressed=art.compressed)
+                                       int(seen.get('size') or 0), compressed=art.compressed)
             runner.write_text(record_path, json.dumps(rec, indent=1, sort_keys=True))
             return {'changed': True, 'path': image, 'record': rec, 'cache_hit': False}
     finally:
@@ -113,7 +113,7 @@ def _file_on_target(runner, art):
     want = _expected(art)
     if want and seen['sha256'] != want:
         raise fetch.FetchError('source: %s has sha256 %s, not %s' % (art.path, seen['sha256'], want),
-                           expected=want, seen=seen['sha256'], mismatch=True)
+                               expected=want, seen=seen['sha256'], mismatch=True)
     rec = {'source': art.source, 'sha256': seen['sha256'], 'size': int(seen.get('size') or 0),
            'uncompressed_sha256': None if art.compressed else seen['sha256']}
     return {'changed': False, 'path': art.path, 'record': rec, 'cache_hit': False}

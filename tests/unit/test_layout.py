@@ -8,7 +8,7 @@ import importlib.util
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location('import_graph', os.path.join(ROOT, 'scripts', 'import-graph.py'))
+_spec = importlib.util.spec_from_file_location('import_graph', os.path.join(ROOT, 'tests', 'import_graph.py'))
 graph = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(graph)
 
@@ -63,4 +63,4 @@ def test_a_flat_file_and_an_unnamed_package_are_offences():
 def test_the_readme_shows_the_layers_as_the_code_has_them():
     with open(os.path.join(ROOT, 'README.md')) as f:
         readme = f.read()
-    assert graph.readme_section() in readme, 'run: python3 scripts/import-graph.py --readme, and paste it into README.md'
+    assert graph.readme_section() in readme, 'run: python3 tests/import_graph.py --readme, and paste it into README.md'

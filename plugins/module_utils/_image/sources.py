@@ -75,7 +75,7 @@ def cache_file(pathmod, folder, art, suffix=''):
     path = pathmod.join(folder, '%s-%s%s' % (art.key(), safe_name(art.name), suffix))
     if pathmod.dirname(pathmod.normpath(path)) != folder:
         raise fetch.FetchError('%s: the cache file %s would lie outside the cache folder %s; nothing was written'
-                           % (art.name, path, folder))
+                               % (art.name, path, folder))
     return path
 
 
@@ -84,7 +84,7 @@ def http_only(url, field):
     scheme = urlparse(url).scheme.lower()
     if scheme not in ('http', 'https') or not urlparse(url).netloc:
         raise fetch.FetchError('%s: %r is not an http:// or https:// URL; give one (a local image goes in source as a '
-                           'path)' % (field, url))
+                               'path)' % (field, url))
     return url
 
 
@@ -159,7 +159,7 @@ def http_open(url, headers=None, offset=0, timeout=60, what='image'):
             return None, 416
         body = exc.read(300).decode('utf-8', 'replace').strip()
         raise fetch.FetchError('%s: %s answered %s %s%s' % (what, url, exc.code, exc.reason, (': ' + body) if body else ''),
-                           status=exc.code, url=url)
+                               status=exc.code, url=url)
     except URLError as exc:
         raise fetch.FetchError('%s: cannot reach %s: %s' % (what, url, exc.reason), url=url)
     except (OSError, ValueError, HTTPException) as exc:
@@ -176,21 +176,21 @@ def body_chunks(resp, expected_length, what, url, progress=None, deadline=None, 
     while True:
         if deadline is not None and time.monotonic() > deadline:
             raise fetch.FetchError('timeout: %s: the download from %s took longer than %d s (%d bytes so far); raise '
-                               'timeout, or use a faster mirror' % (what, url, timeout, got), truncated=True,
-                               timed_out=True)
+                                   'timeout, or use a faster mirror' % (what, url, timeout, got), truncated=True,
+                                   timed_out=True)
         try:
             data = getattr(resp, 'read1', resp.read)(fetch.CHUNK)  # what has arrived, not a full chunk
         except (OSError, ValueError, HTTPException) as exc:
             # HTTPException: IncompleteRead, a chunked body cut short.
             raise fetch.FetchError('%s: the download from %s broke off after %d bytes: %s: %s'
-                               % (what, url, got, type(exc).__name__, exc), truncated=True)
+                                   % (what, url, got, type(exc).__name__, exc), truncated=True)
         if not data:
             break
         got += len(data)
         yield data
     if expected_length is not None and got < expected_length:
         raise fetch.FetchError('%s: %s sent %d of its %d bytes and closed the connection: the download was cut short'
-                           % (what, url, got, expected_length), truncated=True)
+                               % (what, url, got, expected_length), truncated=True)
 
 
 # Metadata (a stream's JSON, a registry's index, manifest or token) is small: read at most this much,
@@ -206,7 +206,7 @@ def read_json(resp, what, url):
         body.extend(data)
         if len(body) > JSON_MAX:
             raise fetch.FetchError('%s: %s is larger than %d bytes, which no stream, index or manifest is; check the URL'
-                               % (what, url, JSON_MAX))
+                                   % (what, url, JSON_MAX))
     try:
         return json.loads(bytes(body).decode('utf-8'))
     except ValueError as exc:
@@ -228,7 +228,7 @@ def size_in_bytes(value, field):
     m = _SIZE.fullmatch(value.strip()) if isinstance(value, str) and '\n' not in value else None
     if not m or int(m.group(1)) <= 0:
         raise fetch.FetchError('%s: %r is not a size: give a whole number of bytes, or one with a unit such as "64GiB" or '
-                           '"512MiB"' % (field, value))
+                               '"512MiB"' % (field, value))
     return int(m.group(1)) << {'': 0, 'k': 10, 'm': 20, 'g': 30, 't': 40}[m.group(2).lower()]
 
 
@@ -243,7 +243,7 @@ def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
             import jmespath
         except ImportError:
             raise fetch.FetchError('artifact_query needs the Python library jmespath on the host that runs the task '
-                               '(pip install jmespath)')
+                                   '(pip install jmespath)')
         disk = jmespath.search(artifact_query, data)
         where = 'artifact_query %r' % artifact_query
         release = (disk or {}).get('release') if isinstance(disk, dict) else None
@@ -257,7 +257,7 @@ def from_stream(stream, arch, provider, mirrors=(), artifact_query=None):
     if not isinstance(disk, dict) or not disk.get('location'):
         have = sorted(((data.get('architectures') or {}).get(arch) or {}).get('artifacts', {}).keys())
         raise fetch.FetchError('stream %s has no %s (platforms there for %s: %s). For a layout this module does not know, '
-                           'give artifact_query' % (url, where, arch, ', '.join(have) or 'none'))
+                               'give artifact_query' % (url, where, arch, ', '.join(have) or 'none'))
     location = http_only(urljoin(url, disk['location']), 'stream %s: location' % stream)
     base = last_part(urlparse(location).path) or 'image'
     candidates = [http_only(m, 'mirrors').rstrip('/') + '/' + base for m in mirrors] + [location]
@@ -319,8 +319,8 @@ class Registry:
         scheme = urlparse(url).scheme.lower()
         if scheme != 'https' and not (scheme == 'http' and self.scheme == 'http'):
             raise fetch.FetchError('registry %s: its token realm %r is not https, and the credentials would go there in '
-                               'clear; nothing was sent (insecure: true allows an http realm for an http registry)'
-                               % (self.host, url))
+                                   'clear; nothing was sent (insecure: true allows an http realm for an http registry)'
+                                   % (self.host, url))
         query = '&'.join('%s=%s' % (k, params[k]) for k in ('service', 'scope') if params.get(k))
         headers = {}
         if self.username:
@@ -372,7 +372,7 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
     index, mtype = reg.json('/v2/%s/manifests/%s' % (repo, what), INDEX_TYPES + MANIFEST_TYPES)
     if mtype not in INDEX_TYPES and 'manifests' not in index:
         raise fetch.FetchError('source: %s is a single image, not an index of disk artifacts; give a machine-os '
-                           'reference such as docker://quay.io/podman/machine-os:5.4' % ref)
+                               'reference such as docker://quay.io/podman/machine-os:5.4' % ref)
     disktype = PLATFORMS[provider][2]
     chosen = [e for e in index.get('manifests') or []
               if (e.get('annotations') or {}).get('disktype') == disktype
@@ -382,12 +382,12 @@ def from_oci(ref, arch, provider, insecure=False, username=None, password=None):
         seen = ['%s/%s' % ((e.get('annotations') or {}).get('disktype', '-'), (e.get('platform') or {}).get('architecture', '-'))
                 for e in index.get('manifests') or []]
         raise fetch.FetchError('source: %s has no disk artifact with disktype %s for linux/%s (it has: %s)'
-                           % (ref, disktype, arch, ', '.join(seen) or 'nothing'))
+                               % (ref, disktype, arch, ', '.join(seen) or 'nothing'))
     manifest, _t = reg.json('/v2/%s/manifests/%s' % (repo, chosen[0]['digest']), MANIFEST_TYPES)
     layers = manifest.get('layers') or []
     if len(layers) != 1 or not (layers[0].get('annotations') or {}).get('org.opencontainers.image.title'):
         raise fetch.FetchError('source: the %s artifact of %s must have exactly one layer with an '
-                           'org.opencontainers.image.title annotation (it has %d layers)' % (disktype, ref, len(layers)))
+                               'org.opencontainers.image.title annotation (it has %d layers)' % (disktype, ref, len(layers)))
     layer = layers[0]
     title = last_part(layer['annotations']['org.opencontainers.image.title'])
     digest = layer['digest'].split(':', 1)[1]
@@ -444,13 +444,13 @@ class Cache:
                 raise fetch.FetchError('cache_dir: cannot create %s: %s' % (path, exc.strerror))
             if not stat.S_ISDIR(st.st_mode):
                 raise fetch.FetchError('cache_dir: %s is not a folder of its own (a link or a file stands there); remove '
-                                   'it, or give another cache_dir' % path)
+                                       'it, or give another cache_dir' % path)
             if hasattr(os, 'geteuid') and st.st_uid != os.geteuid():
                 raise fetch.FetchError('cache_dir: %s belongs to uid %d, not to this user (uid %d), who could be handed '
-                                   'images planted there; use a folder of your own' % (path, st.st_uid, os.geteuid()))
+                                       'images planted there; use a folder of your own' % (path, st.st_uid, os.geteuid()))
             if st.st_mode & 0o022:
                 raise fetch.FetchError('cache_dir: %s is writable by other users (mode %o), who could plant images there; '
-                                   'chmod go-w it, or give another cache_dir' % (path, st.st_mode & 0o777))
+                                       'chmod go-w it, or give another cache_dir' % (path, st.st_mode & 0o777))
 
     def image_path(self, art):
         return cache_file(os.path, self.folder, art)
@@ -622,7 +622,7 @@ def _decompress(art, source, image, max_size):
         return art.sha256 or fetch.file_sha256(source), usha, size
     with open(source, 'rb') as f:
         return fetch.stream_to(iter(lambda: f.read(fetch.CHUNK), b''), art.compression, image, art.sha256,
-                           art.uncompressed_sha256, what=art.name, max_size=max_size)
+                               art.uncompressed_sha256, what=art.name, max_size=max_size)
 
 
 def _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size):

@@ -86,7 +86,7 @@ def desired_forwards(forwards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys = [gvproxy.key(f) for f in desired]
     if len(keys) != len(set(keys)):
         raise gvproxy.ForwardError('forwards: the same host address is declared twice: %s'
-                             % ', '.join(sorted(set(k for k in keys if keys.count(k) > 1))))
+                                   % ', '.join(sorted(set(k for k in keys if keys.count(k) > 1))))
     return desired
 
 
@@ -99,10 +99,10 @@ def forward_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = Fal
         facts = ctx.machine_facts(p['machine'])
         if facts.get('provider') == 'wsl' and not facts.get('user_mode_networking'):
             raise gvproxy.ForwardError('machine=%s is a WSL machine without user-mode networking: it has no gvproxy to '
-                                 'forward ports. Recreate it with user_mode_networking: true' % p['machine'])
+                                       'forward ports. Recreate it with user_mode_networking: true' % p['machine'])
         if facts.get('state') != 'running':
             raise gvproxy.ForwardError('machine=%s is %s: gvproxy runs only while the machine runs. Start it first '
-                                 '(podman_machine with state: started)' % (p['machine'], facts.get('state')))
+                                       '(podman_machine with state: started)' % (p['machine'], facts.get('state')))
         session = ctx.session(machine_ssh_target(dict(p, api_timeout=60), facts))
         forwarder = gvproxy.Forwarder(Endpoint(session=session, remote_tcp=gvproxy.GATEWAY))
         record = gvproxy.GuestRecord(session) if p['persist'] else gvproxy.HostRecord(StateStore(), machine=p['machine'])
@@ -111,7 +111,7 @@ def forward_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = Fal
         record = gvproxy.HostRecord(StateStore(), socket_path=p['gvproxy_socket'])
     try:
         out = gvproxy.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
-                                  check_mode=check_mode, owner_of=owner_namer(facts, session))
+                                        check_mode=check_mode, owner_of=owner_namer(facts, session))
     except OSError as exc:
         raise gvproxy.ForwardError('could not keep the forwards in machine %s: %s' % (p['machine'], exc))
     return dict(changed=out['changed'], forwards=out['forwards'], exposed=out['exposed'], unexposed=out['unexposed'],

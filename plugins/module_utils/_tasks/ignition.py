@@ -77,7 +77,7 @@ def ignition_task(params: dict[str, Any], runner: None = None, check_mode: bool 
     for i, f in enumerate(p['files'] or []):
         if f.get('src') and not f.get('content_base64'):
             raise ignition.IgnitionError('files[%d].src: %s was not read on the controller; call the module by its full name '
-                                  '(machinist.podman.ignition_config) so its action plugin runs' % (i, f['src']))
+                                         '(machinist.podman.ignition_config) so its action plugin runs' % (i, f['src']))
     config, version, replaced = ignition.assemble(p, _base(p['base']))
     text = ignition.render(config)
     # Masked here, not by Ansible: no_log covers the options' hashes, not those read from the base file.

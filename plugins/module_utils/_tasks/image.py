@@ -77,7 +77,7 @@ def resolve(p: dict[str, Any], arch: str, expand: Callable[[str], str], check_ex
     elif kind == 'url':
         if not checksum and not uncompressed:
             raise fetch.FetchError('checksum: a plain URL needs the sha256 of the file (checksum) or of the image '
-                               '(uncompressed_checksum), so a corrupted or tampered download is caught')
+                                   '(uncompressed_checksum), so a corrupted or tampered download is caught')
         art = sources.from_url(src, checksum, uncompressed, mirrors=p['mirrors'])
     else:
         art = sources.from_file(expand(src), checksum, uncompressed, check_exists=check_exists)
@@ -113,7 +113,7 @@ def image_module_task(params: dict[str, Any], files: LocalFiles, check_mode: boo
         cache = sources.Cache(cache_dir)
         progress = p['progress_file'] or files.path.join(cache_dir, '.partial', art.key() + '.progress')
         out = sources.ensure(cache, art, verify=p['verify'], check_mode=check_mode, progress_path=progress,
-                       lock_timeout=p['lock_timeout'], timeout=timeout, max_size=max_size)
+                             lock_timeout=p['lock_timeout'], timeout=timeout, max_size=max_size)
         pruned = []
         if p['prune_older_than_days'] is not None or p['prune_keep'] is not None:
             pruned = cache.prune(out['path'], p['prune_older_than_days'], p['prune_keep'], check_mode=check_mode)

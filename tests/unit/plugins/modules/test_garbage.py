@@ -70,7 +70,7 @@ def garbage_server(tmp_path):
         listener.settimeout(0.2)
         while not stop:
             try:
-                conn, _ = listener.accept()
+                conn = listener.accept()[0]
             except OSError:
                 continue
             with conn:

@@ -214,7 +214,7 @@ def test_image_fetch_on_windows_downloads_there_and_keeps_the_token_off_every_sc
     from ansible_collections.machinist.podman.plugins.plugin_utils._target_image import ensure_on_target
     sha = 'ab' * 32
     art = sources.Artifact('podman-machine.x86_64.hyperv.vhdx', 'zst', url='https://quay.io/v2/podman/machine-os/blobs/x',
-                     sha256=sha, release='5.8', source='oci docker://quay.io/podman/machine-os:5.8')
+                           sha256=sha, release='5.8', source='oci docker://quay.io/podman/machine-os:5.8')
 
     art.registry = sources.Registry('quay.io')
     art.registry._auth = 'Bearer s3cr3t-t0ken'  # as a token exchange on the controller leaves it

@@ -159,8 +159,8 @@ def test_unset_options_are_not_managed(inspected):
 
 def test_create_body():
     d = container_spec.desired_from_params(params(command=['sleep', '1'], env={'A': 1}, ports=['127.0.0.1:8080:80/udp'],
-                                     volumes=['/srv:/srv:ro', 'data:/data'], restart_policy='on-failure',
-                                     restart_retries=2))
+                                                  volumes=['/srv:/srv:ro', 'data:/data'], restart_policy='on-failure',
+                                                  restart_retries=2))
     body = container_spec.create_body(d)
     assert body['env'] == {'A': '1'}
     assert body['portmappings'] == [{'host_ip': '127.0.0.1', 'host_port': 8080, 'container_port': 80, 'protocol': 'udp'}]

@@ -111,7 +111,7 @@ def test_absent_removes_only_ours():
 def test_exclusive_drops_our_undeclared_forwards_only():
     old = fwd('127.0.0.1:7000', '192.168.127.2:7000')
     unexpose, expose, record, clashes = gvproxy.plan([A], [A, old, PODMANS, SSH], {gvproxy.key(A), gvproxy.key(old)}, 'present',
-                                               exclusive=True)
+                                                     exclusive=True)
     assert unexpose == [old] and expose == [] and record == {gvproxy.key(A)} and clashes == []
 
 

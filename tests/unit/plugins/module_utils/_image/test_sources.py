@@ -266,7 +266,7 @@ def test_verify_full_trusts_the_source_not_the_record(tmp_path):
     cache = sources.Cache(str(tmp_path / 'c'))
     good = b'the real disk'
     art = sources.Artifact('disk.qcow2', 'none', url='https://example.invalid/disk.qcow2', sha256=sha(good),
-                     uncompressed_sha256=sha(good))
+                           uncompressed_sha256=sha(good))
     image = cache.image_path(art)
     planted = b'a planted disk'
     with open(image, 'wb') as f:
@@ -455,7 +455,7 @@ def _raw_server(answer):
     listener.listen(1)
 
     def serve():
-        conn, _ = listener.accept()
+        conn = listener.accept()[0]
         with conn:
             conn.recv(65536)
             conn.sendall(answer)

@@ -62,7 +62,7 @@ def test_recorded_5x_only_errors(version):
      'restart the VM', podman_errors.STALE_STARTING, {}),
     ('Error: incompatible machine config "/home/u/.config/containers/podman/machine/qemu/dev.json" (dev) for this '
      'version of Podman', podman_errors.INCOMPATIBLE_CONFIG, {'path': '/home/u/.config/containers/podman/machine/qemu/dev.json',
-                                                  'name': 'dev'}),
+                                                              'name': 'dev'}),
     ('Error: running vm "dev" cannot be destroyed', podman_errors.RUNNING_CANNOT_DESTROY, {'name': 'dev'}),
     ('Error: unable to change settings unless vm is stopped', podman_errors.MUST_STOP, {}),
     ("Error: cannot change settings while the vm is running, run 'podman machine stop dev' first", podman_errors.MUST_STOP, {}),
@@ -80,6 +80,6 @@ def test_source_messages(stderr, condition, details):
 
 def test_text_is_podmans_last_error_line():
     err = podman_errors.classify(result('failed to resize disk: x\nError: failed to resize disk: new disk size must be larger '
-                            'than current disk size: 5GB\n'))
+                                        'than current disk size: 5GB\n'))
     assert err.text == 'failed to resize disk: new disk size must be larger than current disk size: 5GB'
     assert err.details == {'current': '5'}

@@ -26,7 +26,7 @@ FCOS_OS_RELEASE = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=41\nVARIANT_ID=cor
 
 def fcos(status_fixture, rpm=None):
     return os_plan.MachineOS(os_plan.parse_os_release(FCOS_OS_RELEASE), 'x86_64',
-                        os_plan.parse_rpm_ostree_status(fixture(status_fixture)), {}, rpm or {})
+                             os_plan.parse_rpm_ostree_status(fixture(status_fixture)), {}, rpm or {})
 
 
 def test_probe_debian_12_recorded():

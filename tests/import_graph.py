@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The import graph of plugins/module_utils and plugins/plugin_utils, checked against the layers.
 
-    python3 scripts/import-graph.py            the packages, what each owns, and what each imports
-    python3 scripts/import-graph.py --files    the same, file by file
-    python3 scripts/import-graph.py --readme   the README's layout section, as it must read
+    python3 tests/import_graph.py            the packages, what each owns, and what each imports
+    python3 tests/import_graph.py --files    the same, file by file
+    python3 tests/import_graph.py --readme   the README's layout section, as it must read
 
 It exits 1, naming each offence, when an import runs up the layers (or sideways between two
 packages of one layer), when files import each other in a cycle, when module_utils imports
@@ -42,7 +41,7 @@ LAYERS = [
     ('plugin_utils', 7, 'controller-only code: the controller-side path, the sh and PowerShell scripts it sends, '
                         'its runner, the target-side image fetch'),
 ]
-RANK = dict((name, rank) for name, rank, _ in LAYERS)
+RANK = dict((name, rank) for name, rank, _what in LAYERS)
 
 
 def package_of(rel):
