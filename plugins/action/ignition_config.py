@@ -12,6 +12,8 @@ import base64
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError, failure
+
 
 class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
@@ -26,7 +28,7 @@ class ActionModule(ActionBase):
                     with open(path, 'rb') as fh:
                         item['content_base64'] = base64.b64encode(fh.read()).decode('ascii')
                 except (AnsibleError, OSError) as exc:
-                    result.update(failed=True, msg='files[%d].src: %s' % (i, exc))
+                    result.update(failure(MachinistError('files[%d].src: %s' % (i, exc))))
                     return result
             files.append(item)
         if files:

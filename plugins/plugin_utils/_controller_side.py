@@ -32,7 +32,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.plugins.action.normal import ActionModule as ModuleAction
 
-from ansible_collections.machinist.podman.plugins.module_utils._common.errors import failure
+from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError, failure
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS
 from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
 from ansible_collections.machinist.podman.plugins.plugin_utils._shells import for_family
@@ -117,9 +117,9 @@ def scrub(result: dict[str, Any], no_log_values: set[str]) -> dict[str, Any]:
 
 def _task_result(action, argument_spec, task, path_options, required_together, executable):
     if action._task.async_val:
-        return {'failed': True, 'controller_side': True,
-                'msg': 'async: this task runs on the controller (a Windows target, or %s), which waits for it; '
-                       'remove async and poll from the task' % CONTROLLER_SIDE_VAR}
+        return failure(MachinistError('async: this task runs on the controller (a Windows target, or %s), which waits '
+                                      'for it; remove async and poll from the task' % CONTROLLER_SIDE_VAR),
+                       controller_side=True)
     spec = dict((k, dict(v)) for k, v in argument_spec.items())
     for key in path_options:
         # 'path' would expand ~ on the controller; the target's home is what counts.
@@ -134,7 +134,7 @@ def _validated_result(action, validated, task, path_options, executable):
         msg = validated.errors.msg
         if isinstance(validated.errors[0], UnsupportedError):
             msg = 'Unsupported parameters for (%s) module: %s' % (action._task.action, msg)
-        return {'failed': True, 'msg': msg, 'controller_side': True}
+        return failure(MachinistError(msg), controller_side=True)
     params = validated.validated_parameters
     runner = remote_runner(action, params['executable'] if executable else '')
     try:
