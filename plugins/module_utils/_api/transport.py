@@ -60,6 +60,10 @@ def _load_paramiko(target):
     _CheckedHostKeys = _policy_class(_paramiko)
 
 
+# How an unknown SSH host key is met: refused, or recorded on first use (OpenSSH's accept-new).
+HOST_KEY_CHECKING = ('strict', 'accept-new')
+
+
 class TransportError(MachinistError):
     """The service could not be reached; the message says where and why."""
 
@@ -118,7 +122,7 @@ class SSHTarget:
 
     def __init__(self, host, port, user, identity=None, known_hosts=None, host_key=None,
                  host_key_checking='strict', timeout=30):
-        if host_key_checking not in ('strict', 'accept-new'):
+        if host_key_checking not in HOST_KEY_CHECKING:
             raise TransportError("host_key_checking must be 'strict' or 'accept-new', got %r" % (host_key_checking,))
         self.host = host
         self.port = int(port)

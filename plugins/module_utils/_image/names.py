@@ -12,6 +12,8 @@ from __future__ import annotations
 
 # The Fedora CoreOS streams, which podman 4 takes by name as a machine image.
 FCOS_STREAMS = ('stable', 'testing', 'next')
+# What a source can be.
+KINDS = ('stream', 'oci', 'url', 'file')
 # File name suffix -> compression; podman decompresses these at machine init.
 SUFFIXES = {'.xz': 'xz', '.gz': 'gz', '.bz2': 'bz2', '.zst': 'zst', '.zip': 'zip'}
 

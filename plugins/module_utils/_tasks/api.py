@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import PodmanAPI
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import endpoint_for_machine, endpoint_from_url
-from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHSession, TransportError
+from ansible_collections.machinist.podman.plugins.module_utils._api.transport import HOST_KEY_CHECKING, SSHSession, TransportError
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import make_runner
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS, fail
@@ -34,7 +34,7 @@ API_ARGS = dict(
     ssh_identity=dict(type='path'),
     ssh_known_hosts=dict(type='path'),
     ssh_host_key=dict(type='str', no_log=False),
-    ssh_host_key_checking=dict(type='str', choices=['strict', 'accept-new']),
+    ssh_host_key_checking=dict(type='str', choices=list(HOST_KEY_CHECKING)),
     executable=dict(type='str', default='podman'),
 )
 API_EXCLUSIVE = [('machine', 'api_url')]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 IMAGE_ARGS = dict(
     source=dict(type='str', required=True),
-    source_type=dict(type='str', default='auto', choices=['auto', 'stream', 'oci', 'url', 'file']),
+    source_type=dict(type='str', default='auto', choices=['auto'] + list(image_names.KINDS)),
     provider=dict(type='str', default='qemu', choices=list(PROVIDERS)),
     arch=dict(type='str', choices=['x86_64', 'aarch64']),
     checksum=dict(type='str'),

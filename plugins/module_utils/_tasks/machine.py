@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
 from ansible_collections.machinist.podman.plugins.module_utils._machine.converge import Converger
 from ansible_collections.machinist.podman.plugins.module_utils._machine.info import gather
+from ansible_collections.machinist.podman.plugins.module_utils._machine.plan import STATES
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import SpecError, desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import COMMON_ARGS, finished, set_deadline
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 MACHINE_ARGS = dict(
     name=dict(type='str', default='podman-machine-default'),
-    state=dict(type='str', default='present', choices=['present', 'started', 'stopped', 'restarted', 'absent']),
+    state=dict(type='str', default='present', choices=list(STATES)),
     cpus=dict(type='int'),
     memory=dict(type='str'),
     disk_size=dict(type='str'),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
 from ansible_collections.machinist.podman.plugins.module_utils._machine_os.converge import MachineOSConverger
+from ansible_collections.machinist.podman.plugins.module_utils._machine_os.plan import METHODS
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import COMMON_ARGS, finished, set_deadline
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ OS_ARGS = dict(
     name=dict(type='str', default='podman-machine-default'),
     packages=dict(type='list', elements='str', default=[]),
     upgrade=dict(type='bool', default=False),
-    method=dict(type='str', default='auto', choices=['auto', 'os_apply', 'rpm_ostree', 'dnf', 'apt']),
+    method=dict(type='str', default='auto', choices=['auto'] + list(METHODS)),
     base_image=dict(type='str'),
     timeout=dict(type='int', default=1800),
     **COMMON_ARGS
