@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Every module, run as Ansible runs it (a process reading its arguments file), against a podman that
-prints garbage and against a service that answers garbage: a clean failure naming what went wrong,
-never a traceback.
+"""Every module, run as Ansible runs it (a process reading its arguments file), and the machine tasks on
+the controller-side path, against a podman that prints garbage and against a service that answers garbage:
+a clean failure naming what went wrong, never a traceback.
 
 The garbage podman is a two-line sh script (a fault injected where a real podman cannot be made to print
 nonsense on demand); the garbage services are real sockets on loopback and in a temporary folder."""
@@ -120,3 +120,58 @@ def test_a_base_config_of_garbage_fails_the_task_cleanly(tmp_path):
     base.write_bytes(b'\x00garbage {[')
     result = run_module('ignition_config', {'base': str(base)}, tmp_path)
     assert result['msg'].startswith('base: %s is not JSON' % base), result['msg']
+
+
+# -- the controller-side path: the same tasks on the controller, each call a real sh script ------------
+class _Task:
+    async_val = 0
+    check_mode = False
+    diff = False
+    action = 'machinist.podman.podman_machine'
+
+    def __init__(self, args):
+        self.args = args
+
+
+class _Shell:
+    SHELLFAMILY = 'sh'
+
+
+class _Connection:
+    _shell = _Shell()
+
+
+class _ShAction:
+    """What the controller-side path uses of an action plugin: its task, and a connection whose commands
+    run here with /bin/sh (as the local connection runs them)."""
+    _connection = _Connection()
+
+    def __init__(self, args, env):
+        self._task = _Task(args)
+        self.env = env
+
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+        proc = subprocess.run(['/bin/sh', '-c', cmd], input=in_data, capture_output=True, timeout=120, env=self.env,
+                              check=False)
+        return {'rc': proc.returncode, 'stdout': proc.stdout, 'stderr': proc.stderr}
+
+
+@pytest.mark.parametrize('task, args', [
+    ('machine_task', {'name': 'garbage-a', 'state': 'started'}),
+    ('info_task', {'name': ['garbage-a']}),
+    ('os_task', {'name': 'garbage-a', 'packages': ['htop']}),
+])
+def test_the_controller_side_path_fails_cleanly_too(task, args, garbage_podman, tmp_path, monkeypatch):
+    from ansible.plugins.action import ActionBase
+
+    from ansible_collections.machinist.podman.plugins.module_utils._tasks import machine, machine_os
+    from ansible_collections.machinist.podman.plugins.plugin_utils import _controller_side as controller
+    monkeypatch.setattr(ActionBase, 'run', lambda self, tmp=None, task_vars=None: {})
+    specs = {'machine_task': (machine.MACHINE_ARGS, machine.machine_task), 'info_task': (machine.INFO_ARGS, machine.info_task),
+             'os_task': (machine_os.OS_ARGS, machine_os.os_task)}
+    spec, function = specs[task]
+    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / 'state'))
+    result = controller.run_task(_ShAction(dict(args, executable=garbage_podman), env), {}, spec, function)
+    assert result['failed'] is True and result['controller_side'] is True, result
+    assert garbage_podman in result['msg'] or 'podman machine' in result['msg'], result['msg']
+    assert result['commands'], result
