@@ -93,6 +93,16 @@ def desired_forwards(forwards: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def forward_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
     p = params
     desired = desired_forwards(p['forwards'])
+    try:
+        out = _converge(p, ctx, desired, check_mode)
+    except OSError as exc:
+        # As the module always said: a file of the record, or a socket, that the system refused.
+        raise gvproxy.ForwardError('could not keep the forwards in machine %s: %s' % (p['machine'], exc))
+    return dict(changed=out['changed'], forwards=out['forwards'], exposed=out['exposed'], unexposed=out['unexposed'],
+                before=out['before'], after=out['after'])
+
+
+def _converge(p: dict[str, Any], ctx: APIContext, desired: list[dict[str, Any]], check_mode: bool) -> dict[str, Any]:
     session = None
     facts = None
     if p['machine']:
@@ -109,10 +119,5 @@ def forward_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = Fal
     else:
         forwarder = gvproxy.Forwarder(Endpoint(unix_path=p['gvproxy_socket']))
         record = gvproxy.HostRecord(StateStore(), socket_path=p['gvproxy_socket'])
-    try:
-        out = gvproxy.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
-                                        check_mode=check_mode, owner_of=owner_namer(facts, session))
-    except OSError as exc:
-        raise gvproxy.ForwardError('could not keep the forwards in machine %s: %s' % (p['machine'], exc))
-    return dict(changed=out['changed'], forwards=out['forwards'], exposed=out['exposed'], unexposed=out['unexposed'],
-                before=out['before'], after=out['after'])
+    return gvproxy.converge_forwards(forwarder, record, desired, p['state'], exclusive=p['exclusive'],
+                                     check_mode=check_mode, owner_of=owner_namer(facts, session))
