@@ -124,12 +124,12 @@ api_url:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import run_api_module
-from ansible_collections.machinist.podman.plugins.module_utils._tasks.container import IMAGE_ARGS, IMAGE_RULES, image_task
+from ansible_collections.machinist.podman.plugins.module_utils._tasks.container import CONTAINER_IMAGE_ARGS, CONTAINER_IMAGE_RULES, container_image_task
 
 
 def main():
-    module = AnsibleModule(argument_spec=IMAGE_ARGS, supports_check_mode=True, **IMAGE_RULES)
-    run_api_module(module, image_task)
+    module = AnsibleModule(argument_spec=CONTAINER_IMAGE_ARGS, supports_check_mode=True, **CONTAINER_IMAGE_RULES)
+    run_api_module(module, container_image_task)
 
 
 if __name__ == '__main__':

@@ -54,7 +54,7 @@ def container_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = F
                               stop_timeout=p['stop_timeout'], check_mode=check_mode)
 
 
-IMAGE_ARGS = dict(
+CONTAINER_IMAGE_ARGS = dict(
     name=dict(type='str', required=True),
     state=dict(type='str', default='present', choices=['present', 'absent']),
     load_path=dict(type='path'),
@@ -65,11 +65,11 @@ IMAGE_ARGS = dict(
     force=dict(type='bool', default=False),
     **API_ARGS
 )
-IMAGE_RULES = dict(mutually_exclusive=API_EXCLUSIVE + [('load_path', 'username')], required_one_of=API_ONE_OF,
-                   required_together=[('username', 'password')])
+CONTAINER_IMAGE_RULES = dict(mutually_exclusive=API_EXCLUSIVE + [('load_path', 'username')], required_one_of=API_ONE_OF,
+                             required_together=[('username', 'password')])
 
 
-def image_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
+def container_image_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
     p = params
     if p['load_path']:
         if not os.path.isfile(p['load_path']):
