@@ -34,14 +34,17 @@ def folders(windows: bool, home: str, state: str = '', cache: str = '', config: 
 
 
 def local_folders() -> dict[str, str]:
-    """folders() of this host, as this user."""
+    """folders() of this host, as this user; the state folder an absolute path whatever the working directory."""
     env = os.environ
     if os.name == 'nt':
-        return folders(True, os.path.expanduser('~'), config=env.get('APPDATA', ''))
-    return folders(False, os.path.expanduser('~'), env.get('XDG_STATE_HOME', ''), env.get('XDG_CACHE_HOME', ''),
-                   env.get('XDG_CONFIG_HOME', ''))
+        found = folders(True, os.path.expanduser('~'), config=env.get('APPDATA', ''))
+    else:
+        found = folders(False, os.path.expanduser('~'), env.get('XDG_STATE_HOME', ''), env.get('XDG_CACHE_HOME', ''),
+                        env.get('XDG_CONFIG_HOME', ''))
+    found['state_base'] = os.path.abspath(found['state_base'])
+    return found
 
 
 def default_base() -> str:
-    """This host's state folder, an absolute path whatever the working directory."""
-    return os.path.abspath(local_folders()['state_base'])
+    """This host's state folder."""
+    return local_folders()['state_base']

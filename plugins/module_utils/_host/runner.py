@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
 from ansible_collections.machinist.podman.plugins.module_utils._common.files import replacing
-from ansible_collections.machinist.podman.plugins.module_utils._host.folders import default_base, local_folders
+from ansible_collections.machinist.podman.plugins.module_utils._host.folders import local_folders
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Sequence
@@ -191,7 +191,7 @@ class LocalFiles:
     def host(self) -> dict[str, Any]:
         home = os.path.expanduser('~')
         return dict(local_folders(), os=platform.system().lower(), arch=platform.machine(), home=home,
-                    admin=hasattr(os, 'geteuid') and os.geteuid() == 0, state_base=default_base())
+                    admin=hasattr(os, 'geteuid') and os.geteuid() == 0)
 
 
 class Runner:

@@ -170,5 +170,6 @@ class MachineClient:
 def client_for(runner: Runner) -> MachineClient:
     """The machine client every task uses, on the host the runner reaches: its OS and architecture, the
     collection's state store there."""
-    store = StateStore(base=runner.host().get('state_base'), executable=runner.executable, files=runner)
-    return MachineClient(runner, store, runner.host())
+    host = runner.host()
+    store = StateStore(base=host.get('state_base'), executable=runner.executable, files=runner)
+    return MachineClient(runner, store, host)
