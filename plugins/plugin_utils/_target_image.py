@@ -29,13 +29,14 @@ def image_task(params, runner, check_mode=False, diff=False):
     arch = p['arch'] or sources.fcos_arch(host.get('arch') or '')
     art = None
     try:
+        timeout, max_size = limits(p)
         art = resolve(p, arch, runner.expand, check_exists=False)
         if art.compressed and not art.sha256:
             raise fetch.FetchError('uncompressed_checksum: the target keeps the image compressed (podman decompresses it '
                                    'at machine init), so only the compressed file\'s sha256 can be checked there; give '
                                    'checksum')
         out = ensure_on_target(runner, p['cache_dir'] or runner.path.join(host['cache_base'], 'images'), art,
-                               p['verify'], check_mode, timeout=limits(p)[0], max_size=limits(p)[1])
+                               p['verify'], check_mode, timeout=timeout, max_size=max_size)
     except fetch.FetchError as exc:
         raise with_source(exc, art)
     rec = out['record'] or {}

@@ -90,8 +90,6 @@ def resolve(p: dict[str, Any], arch: str, expand: Callable[[str], str], check_ex
     return art
 
 
-# -- the controller-side path ----------------------------------------------------------------
-
 def limits(p: dict[str, Any]) -> tuple[int, int]:
     """(timeout, max_size) from the options, checked."""
     if p['timeout'] < 1:
@@ -102,8 +100,9 @@ def limits(p: dict[str, Any]) -> tuple[int, int]:
 def image_module_task(params: dict[str, Any], files: LocalFiles, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     """The module path: the image resolved, fetched and verified into the cache on this host, the cache pruned."""
     p = params
-    arch = p['arch'] or sources.fcos_arch(files.host()['arch'])
-    cache_dir = p['cache_dir'] or files.path.join(files.host()['cache_base'], 'images')
+    host = files.host()
+    arch = p['arch'] or sources.fcos_arch(host['arch'])
+    cache_dir = p['cache_dir'] or files.path.join(host['cache_base'], 'images')
     if p['prune_keep'] is not None and p['prune_keep'] < 1:
         raise fetch.FetchError('prune_keep: %d must be 1 or more (the image returned is always kept)' % p['prune_keep'])
     art = None
