@@ -17,6 +17,8 @@ import threading
 
 import pytest
 
+from ansible_collections.machinist.podman.tests.unit.plugins.plugin_utils.test_controller_side import Task
+
 MODULES = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'plugins', 'modules')
 
 
@@ -123,16 +125,6 @@ def test_a_base_config_of_garbage_fails_the_task_cleanly(tmp_path):
 
 
 # -- the controller-side path: the same tasks on the controller, each call a real sh script ------------
-class _Task:
-    async_val = 0
-    check_mode = False
-    diff = False
-    action = 'machinist.podman.podman_machine'
-
-    def __init__(self, args):
-        self.args = args
-
-
 class _Shell:
     SHELLFAMILY = 'sh'
 
@@ -147,7 +139,7 @@ class _ShAction:
     _connection = _Connection()
 
     def __init__(self, args, env):
-        self._task = _Task(args)
+        self._task = Task(args)
         self.env = env
 
     def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
