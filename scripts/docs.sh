@@ -2,7 +2,7 @@
 # The docs site, generated with antsibull-docs from the collection's own docs (modules, the inventory
 # plugin, roles' argument specs) and built into HTML with Sphinx:
 #
-#   sudo scripts/docs.sh [OUTPUT_DIR]     default: $MACHINIST_SHARE/docs
+#   scripts/docs.sh [OUTPUT_DIR]     default: $MACHINIST_SHARE/docs
 #
 # Fails when antsibull-docs finds an error in any doc, or a module, plugin or role has no page.
 # Offline hosts cannot fetch the intersphinx inventories of Python's and Ansible's docs: links into
@@ -10,7 +10,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
-require_root
+require_root "$@"
 
 out=${1:-$MACHINIST_SHARE/docs}
 venv=$MACHINIST_CACHE/docs-venv

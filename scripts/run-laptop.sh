@@ -7,7 +7,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
-require_root
+require_root "$@"
 
 home=$(getent passwd "$MACHINIST_USER" | cut -d: -f6)
 # Installed where ansible-playbook looks by default, as a user who installed it from Galaxy would have it.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up this machine for machinist.podman and runs the main job.
 #
-#   sudo scripts/setup.sh            everything, then playbooks/laptop.yml as the unprivileged user
-#   sudo scripts/setup.sh --no-run   everything but the playbook (what the test command needs)
+#   scripts/setup.sh            everything, then playbooks/laptop.yml as the unprivileged user
+#   scripts/setup.sh --no-run   everything but the playbook (what the test command needs)
 #
 # What it installs (idempotent; a second run only checks):
 #   - Debian packages: podman 4.3.1 and what `podman machine` needs, debootstrap, Python venv
@@ -14,7 +14,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
-require_root
+require_root "$@"
 run_playbook=1
 [ "${1:-}" = --no-run ] && run_playbook=0
 

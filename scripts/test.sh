@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test of the collection. Run as root: it first makes sure the set-up is in place
+# Runs every test of the collection. Run as root (a user with sudo may run it too: it asks sudo
+# itself). It first makes sure the set-up is in place
 # (scripts/setup.sh --no-run, quick once cached), then runs the tests, podman ones as the
 # unprivileged test user.
 #
-#   sudo scripts/test.sh              everything
-#   sudo scripts/test.sh unit         only the unit tests (also: build, sanity, docs, integration, api, images, e2e)
-#   sudo scripts/test.sh unit sanity  several suites
-#   PODMANS="host" sudo scripts/test.sh integration    integration against Debian 12's podman only
+#   scripts/test.sh              everything
+#   scripts/test.sh unit         only the unit tests (also: build, sanity, docs, integration, api, images, e2e)
+#   scripts/test.sh unit sanity  several suites
+#   PODMANS=host scripts/test.sh integration    integration against Debian 12's podman only
 #
 # One suite followed by arguments passes them on:
-#   sudo scripts/test.sh unit -k plan                  to pytest (a test file, -k, -x, ...)
-#   sudo scripts/test.sh sanity --test pep8            to ansible-test sanity
-#   PODMANS=host sudo scripts/test.sh integration podman_machine    only these integration targets
+#   scripts/test.sh unit -k plan                  to pytest (a test file, -k, -x, ...)
+#   scripts/test.sh sanity --test pep8            to ansible-test sanity
+#   PODMANS=host scripts/test.sh integration podman_machine    only these integration targets
 #
 # The collection is built from the checkout as it is (ansible-galaxy) and installed from the tarball
 # before any suite runs; every test runs against that installed copy. The last line counts the suites:
@@ -19,7 +20,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
-require_root
+require_root "$@"
 known=" build unit sanity docs integration api images e2e "
 args=()
 if [ $# -gt 1 ] && [[ "$known" == *" $1 "* ]] && [[ "$known" != *" $2 "* ]]; then
@@ -52,7 +53,27 @@ suite() {
     fi
 }
 
+# The README's two commands work as written on a fresh Debian 12 as root, where there is no sudo: neither
+# starts with sudo, and the second is what .ci/run runs. A user who is not root, on a host without sudo,
+# is told how instead of "sudo: command not found".
+readme_commands() {
+    local cmds bin out rc=0
+    cmds=$(awk '/^## Two commands/ {s = 1} s && /^```$/ && b {exit} b {print} s && /^```bash$/ {b = 1}' "$repo/README.md" |
+        sed 's/ *#.*//')
+    [ "$(grep -c . <<<"$cmds")" = 2 ] || { echo "README: the two commands are not two lines: $cmds"; return 1; }
+    ! grep -q '^sudo' <<<"$cmds" || { echo "README: a command starts with sudo, which a fresh Debian lacks"; return 1; }
+    grep -q "$(sed -n 2p <<<"$cmds")" "$repo/.ci/run" || { echo ".ci/run does not run the README's test command"; return 1; }
+    bin=$(mktemp -d)
+    for p in bash dirname id cat; do ln -s "$(command -v $p)" "$bin/$p"; done
+    chmod 755 "$bin"
+    out=$(runuser -u "$MACHINIST_USER" -- env -i PATH="$bin" bash "$repo/$(sed -n 1p <<<"$cmds" | cut -d' ' -f1)" 2>&1) || rc=$?
+    rm -rf "$bin"
+    [ "$rc" = 1 ] && grep -q 'run it as root' <<<"$out" ||
+        { echo "a user without root or sudo was not told to run the set-up as root (rc $rc): $out"; return 1; }
+}
+
 build() {
+    readme_commands || return 1
     install_collection "$repo" "$work" "$work/collections" || return 1
     # The execution environment's definition must give ansible-builder a build context (no image is
     # built here: there is no container engine for it).

@@ -16,7 +16,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-require_root
+require_root "$@"
 API_SSH_PORT=${API_SSH_PORT:-2222}
 dir=$MACHINIST_SHARE/api
 state=$MACHINIST_CACHE/api

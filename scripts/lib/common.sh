@@ -20,8 +20,15 @@ MACHINIST_SUITES="trixie sid"
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# require_root "$@": goes on as root. A user who is not root gets the same script run again through
+# sudo when sudo is there (keeping MACHINIST_*, PODMANS, E2E_PODMANS, EXTRA_CONFIG and CI), and a clear
+# message when it is not. Root needs no sudo at all: a fresh Debian has none.
 require_root() {
-    [ "$(id -u)" = 0 ] || die "this step installs packages and creates a user: run it as root (sudo $0)"
+    [ "$(id -u)" = 0 ] && return 0
+    command -v sudo >/dev/null 2>&1 ||
+        die "this step installs packages and creates a user: run it as root (su -c '$0'), or install sudo"
+    exec sudo --preserve-env=MACHINIST_CACHE,MACHINIST_USER,MACHINIST_VENV,MACHINIST_SHARE,PODMANS,E2E_PODMANS,EXTRA_CONFIG,MACHINE_IMAGE,CI \
+        -- bash "$0" "$@"
 }
 
 # Hash of files and strings: the cache key of a recipe.

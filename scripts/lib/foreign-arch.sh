@@ -11,7 +11,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/scripts/lib/common.sh"
-require_root
+require_root "$@"
 
 out=$MACHINIST_CACHE/foreign-arch
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -14,7 +14,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/common.sh"
-require_root
+require_root "$@"
 suite=${1:?usage: build.sh bookworm|trixie}
 
 packages=linux-image-cloud-amd64,initramfs-tools,systemd-sysv,udev,dbus,dbus-user-session,libpam-systemd
