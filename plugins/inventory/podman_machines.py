@@ -109,6 +109,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._host.runner impo
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineError, client_for
 from ansible_collections.machinist.podman.plugins.module_utils._machine.facts import ssh_login
 from ansible_collections.machinist.podman.plugins.module_utils._machine.info import gather
+from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
 
 
 def _group_part(text):
@@ -158,7 +159,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         found = find_program(executable)
         if not found:
             raise AnsibleParserError(no_such_program(executable))
-        client = client_for(LocalRunner(found))
+        client = client_for(LocalRunner(found, run_command))
         try:
             machines, warnings = gather(client, self.get_option('names'), self.get_option('provider'),
                                         self.get_option('all_providers'))

@@ -230,15 +230,16 @@ controller_side:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.image import IMAGE_ARGS, IMAGE_REQUIRED_TOGETHER, image_module_task
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import run_module
 
 
 def main():
     module = AnsibleModule(argument_spec=IMAGE_ARGS, required_together=IMAGE_REQUIRED_TOGETHER, supports_check_mode=True)
-    # No podman here: the image goes into the cache on this host, through its files.
-    run_module(module, image_module_task, LocalFiles())
+    # No podman here: the image goes into the cache on this host, through its files; the runner starts
+    # only the zstd program, for a zstd image.
+    run_module(module, image_module_task, LocalRunner('zstd', module.run_command))
 
 
 if __name__ == '__main__':

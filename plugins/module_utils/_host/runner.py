@@ -12,7 +12,8 @@ and reads and writes small files on the machine podman runs on (the "files" half
 configs, the collection's state store). Every podman call is recorded in `calls`, which the
 modules return as `commands` so a user (and the benchmark) can see exactly what ran.
 
-- LocalRunner: this host (the module on the target).
+- LocalRunner: this host (the module on the target). It starts programs through a `run_command`: the
+  module's own (AnsibleModule.run_command) on the module path, plugin_utils/_local.py's on the controller.
 - RemoteRunner: a target reached through a connection, from the controller (the action plugins,
   for Windows targets): the same calls, each turned into one script by a shell of plugin_utils/_shells.py (plugin_utils/_remote_runner.py).
 """
@@ -26,8 +27,8 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
-import tempfile
+import sys
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -301,41 +302,91 @@ class Runner:
             ...
 
 
+# What a LocalRunner starts first: a small Python (the interpreter running this code) that reads nothing,
+# puts itself in a session of its own and becomes the command. The session is what a deadline stops, so
+# that what the command left running dies with it (qemu and gvproxy under a `podman machine start` cut
+# short). The same interpreter, so nothing else needs to be installed; -I -S keep its start short.
+SESSION_SHIM = (
+    'import os, sys\n'
+    'os.setsid()\n'
+    'null = os.open(os.devnull, os.O_RDONLY)\n'
+    'os.dup2(null, 0)\n'
+    'try:\n'
+    '    os.execvp(sys.argv[1], sys.argv[1:])\n'
+    'except OSError as e:\n'
+    '    sys.stderr.write("cannot run %s: %s\\n" % (sys.argv[1], e.strerror or e))\n'
+    '    os._exit(127)\n'
+)
+
+
+def in_own_session(argv: list[str]) -> list[str]:
+    """`argv` started through SESSION_SHIM."""
+    return [sys.executable or 'python3', '-I', '-S', '-c', SESSION_SHIM] + argv
+
+
+def stop_session(proc: Any, grace: float = 15) -> None:
+    """SIGTERM to the session `proc` leads, SIGKILL after `grace` seconds if it is still there."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except OSError:
+        return
+    deadline = time.monotonic() + grace
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+class Deadline:
+    """A time limit on one started process: `start` is given the process as run_command starts it (its
+    before_communicate_callback); when the time runs out while the process still runs, its session is
+    stopped. A process that ended in time is never signalled, whatever it left running."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.expired = False
+        self._timer: threading.Timer | None = None
+
+    def start(self, proc: Any) -> None:
+        if self.timeout:
+            self._timer = threading.Timer(self.timeout, self._expire, (proc,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self, proc: Any) -> None:
+        if proc.poll() is None:
+            self.expired = True
+            stop_session(proc)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
 class LocalRunner(LocalFiles, Runner):
-    """Runs podman on this host, as this user."""
+    """Runs podman on this host, as this user, through `run_command`: AnsibleModule.run_command, or one
+    with the same interface (plugin_utils/_local.py's, for controller code)."""
+
+    def __init__(self, executable: str, run_command: Callable[..., tuple[int, str, str]],
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__(executable, env)
+        self.run_command = run_command
 
     def _execute(self, argv: list[str], env: dict[str, str], timeout: float | None) -> CommandResult:
-        full_env = dict(os.environ)
-        full_env.update(env)
         start = time.time()
-        # stdout and stderr go to files, not pipes: `podman machine start` leaves qemu and gvproxy
-        # running, and a pipe they inherited would keep us waiting until the machine stops.
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=full_env,
-                                        start_new_session=True)
-            except OSError as e:
-                return CommandResult(argv, 127, '', 'cannot run %s: %s\n' % (argv[0], e), time.time() - start)
-            timed_out = False
-            try:
-                rc = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                self._terminate(proc)
-                rc = proc.returncode if proc.returncode is not None else -signal.SIGKILL
-            out.seek(0)
-            err.seek(0)
-            return CommandResult(argv, rc, out.read().decode('utf-8', 'replace'),
-                                 err.read().decode('utf-8', 'replace'), time.time() - start, timed_out)
-
-    @staticmethod
-    def _terminate(proc):
+        deadline = Deadline(timeout)
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (OSError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            proc.wait()
+            # Arguments reach the program as they are (no ~ or $ expanded); a program that cannot be
+            # started is the shim's exit 127, as a shell's.
+            rc, out, err = self.run_command(in_own_session(argv), environ_update=env, expand_user_and_vars=False,
+                                            handle_exceptions=False, before_communicate_callback=deadline.start,
+                                            encoding='utf-8', errors='replace')
+        except OSError as e:
+            return CommandResult(argv, 127, '', 'cannot run %s: %s\n' % (argv[0], e), time.time() - start)
+        finally:
+            deadline.cancel()
+        if deadline.expired and rc == 0:
+            rc = -signal.SIGKILL
+        return CommandResult(argv, rc, out, err, time.time() - start, deadline.expired)

@@ -22,7 +22,6 @@ import lzma
 import os
 import queue
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -62,20 +61,47 @@ def compression_of(name, head=b''):
 
 
 class _Zstd:
-    """The zstd program as a streaming filter (Python has no zstd before 3.14). Its output goes
-    straight to the sink (the writer's bounded queue), so a full queue holds zstd back instead of
-    piling output up in memory."""
+    """The zstd program as a streaming filter (Python has no zstd before 3.14), started through the task's
+    runner (`run_program`: its deadline and session apply) and connected by two FIFOs in a private folder:
+    the pass writes compressed bytes into one, a reader thread takes the output from the other straight to
+    the sink (the writer's bounded queue), so a full queue holds zstd back instead of piling output up in
+    memory. A sink that refuses (too large) closes the output, which stops zstd."""
 
-    def __init__(self):
+    def __init__(self, run_program):
         zstd = shutil.which('zstd')
         if not zstd:
             raise FetchError('this image is zstd-compressed: install the zstd program on the host that runs the task')
-        self._proc = subprocess.Popen([zstd, '-dc', '-q'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+        self._folder = tempfile.mkdtemp(prefix='machinist-zstd-')
+        self._in = os.path.join(self._folder, 'in')
+        self._out = os.path.join(self._folder, 'out')
+        os.mkfifo(self._in, 0o600)
+        os.mkfifo(self._out, 0o600)
+        self._result = None
+        self._ended = threading.Event()
+        self._drained = threading.Event()
+        self._w = None
         self._sink = None
         self._reader = None
+        self._discard = False
         self.sink_error = None
         self.eof = False
+        # The shell opens both ends (each waits for its peer here), then becomes zstd.
+        argv = ['/bin/sh', '-c', 'exec "$1" -dcq < "$2" > "$3"', 'sh', zstd, self._in, self._out]
+        self._runs = threading.Thread(target=self._run, args=(run_program, argv), daemon=True)
+        self._runs.start()
+
+    def _run(self, run_program, argv):
+        try:
+            self._result = run_program(argv)
+        finally:
+            self._ended.set()
+            # zstd is gone: a reader still waiting for the output's other end gets it, empty.
+            while not self._drained.is_set():
+                try:
+                    os.close(os.open(self._out, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+                self._drained.wait(0.05)
 
     def attach(self, sink):
         self._sink = sink
@@ -83,54 +109,80 @@ class _Zstd:
         self._reader.start()
 
     def _read(self):
-        for piece in iter(lambda: self._proc.stdout.read(PIECE), b''):
-            if self.sink_error is None:
-                try:
-                    self._sink(piece)
-                except Exception as exc:  # too large, or the writer failed: stop zstd, the pass raises it
-                    self.sink_error = exc
-                    self._proc.kill()
+        try:
+            with open(self._out, 'rb') as f:
+                for piece in iter(lambda: f.read(PIECE), b''):
+                    if self.sink_error is None and not self._discard:
+                        try:
+                            self._sink(piece)
+                        except Exception as exc:  # too large, or the writer failed: the pass raises it
+                            self.sink_error = exc
+                            return  # the output closes: zstd stops on its next write
+        finally:
+            self._drained.set()
+
+    def _input(self):
+        """The compressed bytes' end of the filter, once zstd (through its shell) has opened the other."""
+        while self._w is None:
+            try:
+                self._w = os.fdopen(os.open(self._in, os.O_WRONLY | os.O_NONBLOCK), 'wb', buffering=0)
+                os.set_blocking(self._w.fileno(), True)
+            except OSError:
+                if self._ended.wait(0.05):
+                    raise FetchError('zstd did not start: %s' % self._stderr())
+        return self._w
+
+    def _stderr(self):
+        return (self._result.stderr if self._result is not None else '').strip()
 
     def pieces(self, data):
         if self.sink_error is not None:
             raise self.sink_error
         try:
-            self._proc.stdin.write(data)
+            self._input().write(data)
         except BrokenPipeError:
+            self._reap()
             if self.sink_error is not None:
                 raise self.sink_error
-            raise FetchError('zstd stopped reading: %s' % self._proc.stderr.read().decode('utf-8', 'replace').strip(),
-                             damaged=True)
+            raise FetchError('zstd stopped reading: %s' % self._stderr(), damaged=True)
         return iter(())
 
+    def _reap(self):
+        if self._reader is None:  # nothing was attached: the output is read and dropped, so zstd can end
+            self._discard = True
+            self.attach(None)
+        if self._w is not None:
+            try:
+                self._w.close()
+            except OSError:
+                pass
+        elif not self._ended.is_set():
+            self._input().close()
+        self._runs.join()
+        if self._reader is not None:
+            self._reader.join()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
     def finish(self):
-        try:
-            self._proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        self._reader.join()
-        rc = self._proc.wait()
+        self._reap()
         if self.sink_error is not None:
             raise self.sink_error
-        err = self._proc.stderr.read().decode('utf-8', 'replace').strip()
-        self.eof = rc == 0
+        rc = self._result.rc if self._result is not None else None
+        err = self._stderr()
+        self.eof = rc == 0 and not self._result.timed_out
+        if self._result is not None and self._result.timed_out:
+            raise FetchError('zstd did not finish within its time limit', timed_out=True)
         if rc != 0 and 'unexpected end of file' not in err.lower() and 'truncated' not in err.lower():
             raise FetchError('the zstd data is damaged: %s' % err, damaged=True)
         return b''
 
     def abort(self):
-        """The pass failed: zstd is stopped and reaped (its output is drained, so it never blocks)."""
-        if self._proc.poll() is None:
-            self._proc.kill()
+        """The pass failed: the output is discarded, zstd sees the input end and is reaped."""
+        self._discard = True
         try:
-            self._proc.stdin.close()
-        except OSError:
+            self._reap()
+        except FetchError:
             pass
-        if self._reader is not None:
-            self._reader.join()
-        self._proc.wait()
-        self._proc.stdout.close()
-        self._proc.stderr.close()
 
 
 class _Plain:
@@ -248,11 +300,14 @@ class _Std:
         pass
 
 
-def decompressor(kind):
+def decompressor(kind, run_program=None):
+    """The streaming decompressor of `kind`; zstd's runs the zstd program through `run_program` (a runner's)."""
     if kind in _NEW:
         return _Std(kind)
     if kind == 'zst':
-        return _Zstd()
+        if run_program is None:
+            raise FetchError('a zstd image needs a way to run the zstd program: pass run_program')
+        return _Zstd(run_program)
     if kind == 'none':
         return _Plain()
     raise FetchError('no streaming decompressor for %s' % kind)
@@ -366,18 +421,19 @@ class _Writer(threading.Thread):
 
 
 def stream_to(chunks, kind, target, expected_sha256=None, expected_uncompressed=None, what='image',
-              progress=None, resume_bytes=None, keep_compressed=None, max_size=None):
+              progress=None, resume_bytes=None, keep_compressed=None, max_size=None, run_program=None):
     """Streams compressed chunks to `target` (atomically, mode 0600). Returns (sha256, uncompressed_sha256, size).
 
     chunks: an iterable of bytes. resume_bytes: a file of compressed bytes already received, fed
     first. keep_compressed: a file object that receives every new compressed byte (for resuming).
     max_size: the most decompressed bytes to accept; past it the pass stops with a FetchError whose
     extra has too_large=True (a decompression bomb writes at most max_size bytes, then nothing is left).
+    run_program: a runner's run_program, which starts the zstd program for a zstd stream.
     """
     _max_size(max_size)
     folder = os.path.dirname(target)
     hc = hashlib.sha256()
-    dec = decompressor(kind)  # before the temporary file: a missing zstd leaves nothing behind
+    dec = decompressor(kind, run_program)  # before the temporary file: a missing zstd leaves nothing behind
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix='.%s.tmp-' % os.path.basename(target))
     except OSError as exc:

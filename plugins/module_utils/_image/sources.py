@@ -612,9 +612,10 @@ def _download(art, url, part, progress, deadline, timeout, max_size):
     return resumed and offset > 0
 
 
-def _decompress(art, source, image, max_size):
+def _decompress(art, source, image, max_size, run_program=None):
     """The verified artifact at `source` (a download or a local file) decompressed to `image`.
-    A stated compressed digest is checked first, so no byte of a tampered file is decompressed."""
+    A stated compressed digest is checked first, so no byte of a tampered file is decompressed.
+    run_program: a runner's, for the zstd program."""
     if art.sha256:
         fetch._check('compressed' if art.compressed else 'file', art.sha256, fetch.file_sha256(source), art.name)
     if art.compression == 'zip':
@@ -622,16 +623,16 @@ def _decompress(art, source, image, max_size):
         return art.sha256 or fetch.file_sha256(source), usha, size
     with open(source, 'rb') as f:
         return fetch.stream_to(iter(lambda: f.read(fetch.CHUNK), b''), art.compression, image, art.sha256,
-                               art.uncompressed_sha256, what=art.name, max_size=max_size)
+                               art.uncompressed_sha256, what=art.name, max_size=max_size, run_program=run_program)
 
 
-def _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size):
+def _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size, run_program=None):
     part = os.path.join(cache.folder, '.partial', art.key() + '.download')
     try:
         resumed = _download(art, url, part, progress, deadline, timeout, max_size)
         if progress is not None:
             progress.write('decompressing')
-        sha, usha, size = _decompress(art, part, image, max_size)
+        sha, usha, size = _decompress(art, part, image, max_size, run_program)
     except fetch.FetchError as exc:
         if exc.extra.get('mismatch') or exc.extra.get('damaged') or exc.extra.get('too_large'):
             _remove(part, part + '.json')
@@ -643,9 +644,10 @@ def _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size):
 
 
 def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lock_timeout=3600, timeout=3600,
-           max_size=None):
+           max_size=None, runner=None):
     """The image in the cache, fetched only when it is not there. Returns a result dict. `timeout`
-    bounds the whole fetch, every location tried; `max_size` the decompressed image (and the download)."""
+    bounds the whole fetch, every location tried; `max_size` the decompressed image (and the download).
+    `runner` starts the zstd program for a zstd image, within the fetch's `timeout`."""
     max_size = max_size or DEFAULT_MAX_SIZE
     image = cache.image_path(art)
     rec = cache.hit(art, image, verify)
@@ -659,15 +661,20 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
             return {'changed': False, 'path': image, 'record': rec, 'cache_hit': True}
         progress = fetch.Progress(progress_path) if progress_path else None
         deadline = time.monotonic() + timeout
+
+        def run_program(argv):
+            return runner.run_program(argv, timeout=max(deadline - time.monotonic(), 1))
+        run_program = run_program if runner is not None else None
         resumed = False
         if art.path:
-            sha, usha, size = _decompress(art, art.path, image, max_size)
+            sha, usha, size = _decompress(art, art.path, image, max_size, run_program)
             used = art.path
         else:
             errors = []
             for url in art.candidates:
                 try:
-                    sha, usha, size, resumed = _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size)
+                    sha, usha, size, resumed = _fetch_url(cache, art, url, image, progress, deadline, timeout, max_size,
+                                                          run_program)
                     used = url
                     break
                 except fetch.FetchError as exc:

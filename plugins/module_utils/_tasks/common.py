@@ -41,7 +41,7 @@ def make_runner(module: Any) -> LocalRunner:
     path = find_program(executable, search=lambda name: module.get_bin_path(name, required=False))
     if not path:
         fail(module, MachinistError(no_such_program(executable)), commands=[])
-    return LocalRunner(path)
+    return LocalRunner(path, module.run_command)
 
 
 def finished(result: dict[str, Any], runner: Runner, diff: bool) -> dict[str, Any]:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalFiles
+    from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner
 
 IMAGE_ARGS = dict(
     source=dict(type='str', required=True),
@@ -97,8 +97,9 @@ def limits(p: dict[str, Any]) -> tuple[int, int]:
     return p['timeout'], sources.size_in_bytes(p['max_size'], 'max_size')
 
 
-def image_module_task(params: dict[str, Any], files: LocalFiles, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
-    """The module path: the image resolved, fetched and verified into the cache on this host, the cache pruned."""
+def image_module_task(params: dict[str, Any], files: LocalRunner, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
+    """The module path: the image resolved, fetched and verified into the cache on this host, the cache pruned.
+    `files` is this host's runner: its files, and the zstd program it starts for a zstd image."""
     p = params
     host = files.host()
     arch = p['arch'] or sources.fcos_arch(host['arch'])
@@ -112,7 +113,7 @@ def image_module_task(params: dict[str, Any], files: LocalFiles, check_mode: boo
         cache = sources.Cache(cache_dir)
         progress = p['progress_file'] or files.path.join(cache_dir, '.partial', art.key() + '.progress')
         out = sources.ensure(cache, art, verify=p['verify'], check_mode=check_mode, progress_path=progress,
-                             lock_timeout=p['lock_timeout'], timeout=timeout, max_size=max_size)
+                             lock_timeout=p['lock_timeout'], timeout=timeout, max_size=max_size, runner=files)
         pruned = []
         if p['prune_older_than_days'] is not None or p['prune_keep'] is not None:
             pruned = cache.prune(out['path'], p['prune_older_than_days'], p['prune_keep'], check_mode=check_mode)

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from ansible_collections.machinist.podman.plugins.plugin_utils import _shells as S
+from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
 from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
 from ansible_collections.machinist.podman.tests.unit.ps_reader import HARD, PS_QUOTES, ps_unquote, start_process_argv, windows_argv
 
@@ -185,7 +186,7 @@ def test_no_answer_is_a_clear_failure():
 def lease_holders():
     """A local runner and a runner through a real sh on this host: the two paths' leases, on one folder."""
     from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner
-    return [LocalRunner('/bin/true'), RemoteRunner('/bin/true', S.PosixShell(), sh_transport)]
+    return [LocalRunner('/bin/true', run_command), RemoteRunner('/bin/true', S.PosixShell(), sh_transport)]
 
 
 @pytest.mark.parametrize('first, second', [(0, 0), (0, 1), (1, 0), (1, 1)])
@@ -237,7 +238,7 @@ def test_a_lease_still_held_is_not_broken(which, tmp_path):
 def test_the_config_lock_lies_beside_the_config_it_protects(tmp_path, monkeypatch):
     from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner
     monkeypatch.setenv('XDG_CONFIG_HOME', str(tmp_path / 'cfg'))
-    with LocalRunner('/bin/true').config_lock():
+    with LocalRunner('/bin/true', run_command).config_lock():
         assert os.path.isdir(str(tmp_path / 'cfg' / 'containers' / 'containers.conf.machinist-lock'))
 
     def transport(script):

@@ -13,13 +13,22 @@ import lzma
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
 
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner
 from ansible_collections.machinist.podman.plugins.module_utils._image import fetch, sources
+from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
 
 DISK = os.urandom(300000) + b'machinist' * 100000
+
+
+def stream_to(*args, **kwargs):
+    """fetch.stream_to with a runner on this host for the zstd program, as the module passes its own."""
+    kwargs.setdefault('run_program', LocalRunner('zstd', run_command).run_program)
+    return fetch.stream_to(*args, **kwargs)
 
 
 def sha(data):
@@ -48,7 +57,7 @@ def chunks(data, size=65536):
 def test_each_compression_streams_to_the_same_disk(kind, tmp_path):
     data = compressed(kind)
     target = str(tmp_path / 'disk.qcow2')
-    got = fetch.stream_to(chunks(data), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(DISK))
+    got = stream_to(chunks(data), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(DISK))
     assert got == (sha(data), sha(DISK), len(DISK))
     assert open(target, 'rb').read() == DISK
     assert os.listdir(str(tmp_path)) == ['disk.qcow2']
@@ -57,7 +66,7 @@ def test_each_compression_streams_to_the_same_disk(kind, tmp_path):
 def test_a_wrong_checksum_leaves_nothing(tmp_path):
     data = compressed('xz')
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'), expected_sha256='0' * 64)
+        stream_to(chunks(data), 'xz', str(tmp_path / 'disk'), expected_sha256='0' * 64)
     assert 'should be %s but is %s' % ('0' * 64, sha(data)) in str(err.value)
     assert err.value.extra['mismatch'] == 'compressed'
     assert os.listdir(str(tmp_path)) == []
@@ -66,7 +75,7 @@ def test_a_wrong_checksum_leaves_nothing(tmp_path):
 def test_a_cut_stream_is_a_truncation(tmp_path):
     data = compressed('gz')
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(chunks(data[:len(data) // 2]), 'gz', str(tmp_path / 'disk'))
+        stream_to(chunks(data[:len(data) // 2]), 'gz', str(tmp_path / 'disk'))
     assert err.value.extra.get('truncated') and 'cut short' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
 
@@ -75,7 +84,7 @@ def test_damaged_data_is_named(tmp_path):
     data = bytearray(compressed('bz2'))
     data[200:220] = b'\0' * 20
     with pytest.raises(fetch.FetchError, match='the bz2 data is damaged'):
-        fetch.stream_to(chunks(bytes(data)), 'bz2', str(tmp_path / 'disk'))
+        stream_to(chunks(bytes(data)), 'bz2', str(tmp_path / 'disk'))
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -83,7 +92,7 @@ def test_resuming_feeds_the_kept_bytes_first(tmp_path):
     data = compressed('xz')
     part = tmp_path / 'part'
     part.write_bytes(data[:100000])
-    got = fetch.stream_to(chunks(data[100000:]), 'xz', str(tmp_path / 'disk'), expected_sha256=sha(data),
+    got = stream_to(chunks(data[100000:]), 'xz', str(tmp_path / 'disk'), expected_sha256=sha(data),
                           resume_bytes=str(part))
     assert got[1] == sha(DISK)
 
@@ -167,7 +176,7 @@ def test_a_sparse_disk_never_decompresses_into_one_huge_piece(kind):
 def test_zstd_output_is_bounded_too(tmp_path):
     zeros = b'\0' * (64 << 20)
     data = subprocess.run(['zstd', '-q', '-c'], input=zeros, capture_output=True, check=True).stdout
-    got = fetch.stream_to(iter([data]), 'zst', str(tmp_path / 'disk'), expected_uncompressed=sha(zeros))
+    got = stream_to(iter([data]), 'zst', str(tmp_path / 'disk'), expected_uncompressed=sha(zeros))
     assert got[2] == len(zeros)
 
 
@@ -189,7 +198,7 @@ def test_concatenated_streams_give_the_whole_disk(kind, count, size, tmp_path):
     whole = b''.join(PARTS[:count])
     assert getattr({'xz': lzma, 'gz': gzip, 'bz2': bz2}[kind], 'decompress')(data) == whole  # the stdlib agrees
     target = str(tmp_path / 'disk')
-    got = fetch.stream_to(chunks(data, size), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(whole))
+    got = stream_to(chunks(data, size), kind, target, expected_sha256=sha(data), expected_uncompressed=sha(whole))
     assert got == (sha(data), sha(whole), len(whole))
     assert open(target, 'rb').read() == whole
     assert os.listdir(str(tmp_path)) == ['disk']
@@ -200,7 +209,7 @@ def test_concatenated_streams_give_the_whole_disk(kind, count, size, tmp_path):
 def test_trailing_garbage_is_refused_and_leaves_nothing(kind, garbage, tmp_path):
     data = b''.join(concatenated(kind, PARTS[:2])) + garbage
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
+        stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
     assert err.value.extra.get('damaged') is True
     assert 'trailing garbage' in str(err.value) and 'not the start of another %s stream' % kind in str(err.value)
     assert os.listdir(str(tmp_path)) == []
@@ -213,7 +222,7 @@ def test_xz_stream_padding_between_and_after_streams_is_accepted(padding, tmp_pa
     whole = PARTS[0] + PARTS[1]
     # xz itself accepts it:
     assert subprocess.run(['xz', '-dc'], input=data, capture_output=True, check=True).stdout == whole
-    got = fetch.stream_to(chunks(data, 3), 'xz', str(tmp_path / 'disk'), expected_uncompressed=sha(whole))
+    got = stream_to(chunks(data, 3), 'xz', str(tmp_path / 'disk'), expected_uncompressed=sha(whole))
     assert got[1:] == (sha(whole), len(whole))
 
 
@@ -223,7 +232,7 @@ def test_xz_padding_that_is_not_a_multiple_of_four_is_damage(where, tmp_path):
     data = one + b'\0' * 3 + two if where == 'between' else one + two + b'\0' * 5
     assert subprocess.run(['xz', '-dc'], input=data, capture_output=True, check=False).returncode != 0  # xz refuses it too
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(chunks(data), 'xz', str(tmp_path / 'disk'))
+        stream_to(chunks(data), 'xz', str(tmp_path / 'disk'))
     assert err.value.extra.get('damaged') is True and 'multiple of four' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
 
@@ -235,12 +244,12 @@ def test_a_concatenation_cut_inside_a_later_stream_is_a_truncation(kind, into_se
     cut = len(one) + (int(len(two) * into_second) if isinstance(into_second, float) else into_second)
     data = (one + two)[:cut]
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'))
+        stream_to(chunks(data), kind, str(tmp_path / 'disk'))
     assert err.value.extra.get('truncated') is True and 'cut short' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
     # the same cut with the checksum of exactly those bytes: the source file itself is incomplete
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
+        stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data))
     assert err.value.extra.get('damaged') is True and 'incomplete' in str(err.value)
     assert os.listdir(str(tmp_path)) == []
 
@@ -280,7 +289,7 @@ def test_max_size_stops_the_pass_and_leaves_nothing(kind, tmp_path):
     data = compressed(kind)
     limit = len(DISK) // 3
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data), max_size=limit)
+        stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_sha256=sha(data), max_size=limit)
     assert_too_large(err, limit)
     assert os.listdir(str(tmp_path)) == []
     assert children_named('zstd') == []
@@ -289,7 +298,7 @@ def test_max_size_stops_the_pass_and_leaves_nothing(kind, tmp_path):
 @pytest.mark.parametrize('kind', ['xz', 'gz', 'bz2', 'zst', 'none'])
 def test_an_image_of_exactly_max_size_passes(kind, tmp_path):
     data = compressed(kind)
-    got = fetch.stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_uncompressed=sha(DISK), max_size=len(DISK))
+    got = stream_to(chunks(data), kind, str(tmp_path / 'disk'), expected_uncompressed=sha(DISK), max_size=len(DISK))
     assert got[1:] == (sha(DISK), len(DISK))
 
 
@@ -310,7 +319,7 @@ def test_a_bomb_is_stopped_before_its_input_is_all_read(kind, tmp_path):
             yield bomb
     started = time.time()
     with pytest.raises(fetch.FetchError) as err:
-        fetch.stream_to(copies(), kind, str(tmp_path / 'disk'), max_size=1 << 20)
+        stream_to(copies(), kind, str(tmp_path / 'disk'), max_size=1 << 20)
     assert_too_large(err, 1 << 20)
     assert time.time() - started < 5
     if kind != 'zst':
@@ -323,7 +332,7 @@ def test_a_bomb_is_stopped_before_its_input_is_all_read(kind, tmp_path):
 
 def test_max_size_must_be_a_positive_number_of_bytes(tmp_path):
     with pytest.raises(fetch.FetchError, match=r'max_size: .*positive number of bytes.*got -1'):
-        fetch.stream_to(iter([DISK]), 'none', str(tmp_path / 'disk'), max_size=-1)
+        stream_to(iter([DISK]), 'none', str(tmp_path / 'disk'), max_size=-1)
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -372,7 +381,7 @@ def test_a_download_that_breaks_off_stops_zstd_and_leaves_nothing(tmp_path):
         yield data[:len(data) // 2]
         raise fetch.FetchError('the download broke off', truncated=True)
     with pytest.raises(fetch.FetchError, match='the download broke off'):
-        fetch.stream_to(broken(), 'zst', str(tmp_path / 'disk'))
+        stream_to(broken(), 'zst', str(tmp_path / 'disk'))
     assert children_named('zstd') == []
     assert os.listdir(str(tmp_path)) == []
 
@@ -385,13 +394,13 @@ def test_without_the_zstd_program_the_pass_says_so_and_leaves_nothing(tmp_path, 
     target = tmp_path / 'cache'
     target.mkdir()
     with pytest.raises(fetch.FetchError, match='install the zstd program'):
-        fetch.stream_to(iter([data]), 'zst', str(target / 'disk'))
+        stream_to(iter([data]), 'zst', str(target / 'disk'))
     assert os.listdir(str(target)) == []
 
 
 def test_a_missing_target_folder_is_named_and_stops_zstd(tmp_path):
     with pytest.raises(fetch.FetchError, match='cannot write %s' % (tmp_path / 'gone' / 'disk')):
-        fetch.stream_to(iter([compressed('zst')]), 'zst', str(tmp_path / 'gone' / 'disk'))
+        stream_to(iter([compressed('zst')]), 'zst', str(tmp_path / 'gone' / 'disk'))
     assert children_named('zstd') == []
 
 
@@ -443,7 +452,7 @@ def test_the_image_the_pass_makes_is_the_users_alone(kind, tmp_path, open_umask)
         make_zip(tmp_path / 'a.zip', DISK)
         assert fetch.unzip_to(str(tmp_path / 'a.zip'), target, sha(DISK)) == (sha(DISK), len(DISK))
     else:
-        assert fetch.stream_to(chunks(compressed(kind)), kind, target)[1] == sha(DISK)
+        assert stream_to(chunks(compressed(kind)), kind, target)[1] == sha(DISK)
     assert oct(os.stat(target).st_mode & 0o7777) == oct(0o600)
     assert open(target, 'rb').read() == DISK
 
@@ -452,3 +461,26 @@ def test_free_space_check_of_an_unknown_size_only_reports_the_free_bytes(tmp_pat
     st = os.statvfs(str(tmp_path))
     free = fetch.check_free_space(str(tmp_path), None, 'disk.qcow2')
     assert isinstance(free, int) and abs(free - st.f_bavail * st.f_frsize) < (64 << 20)
+
+
+def test_zstd_runs_through_the_runner_it_is_given_and_its_fifos_go(tmp_path):
+    runner = LocalRunner('zstd', run_command)
+    got = fetch.stream_to(chunks(compressed('zst')), 'zst', str(tmp_path / 'disk'), run_program=runner.run_program)
+    assert got[1:] == (sha(DISK), len(DISK))
+    assert [argv[0] for argv in runner.commands()] == ['/bin/sh'] and runner.commands()[0][4].endswith('/zstd')
+    assert not [f for f in os.listdir(tempfile.gettempdir()) if f.startswith('machinist-zstd-')
+                and os.stat(os.path.join(tempfile.gettempdir(), f)).st_uid == os.getuid()]
+
+
+def test_zstd_without_a_runner_is_refused_by_name(tmp_path):
+    with pytest.raises(fetch.FetchError, match='pass run_program'):
+        fetch.stream_to(iter([compressed('zst')]), 'zst', str(tmp_path / 'disk'))
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_zstd_stopped_at_its_deadline_is_named(tmp_path):
+    def slow_start(argv):  # the deadline ran out while zstd was still reading
+        return LocalRunner('sh', run_command).run_program(['/bin/sh', '-c', 'sleep 30'] + argv[2:], timeout=1)
+    with pytest.raises(fetch.FetchError, match='did not start|time limit'):
+        fetch.stream_to(chunks(compressed('zst')), 'zst', str(tmp_path / 'disk'), run_program=slow_start)
+    assert os.listdir(str(tmp_path)) == []

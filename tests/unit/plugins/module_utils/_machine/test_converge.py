@@ -13,6 +13,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._host.state impor
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineClient, MachineError
 from ansible_collections.machinist.podman.plugins.module_utils._machine.converge import Converger
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import desired_from_params
+from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
 from ansible_collections.machinist.podman.tests.unit.conftest import recorded
 
 
@@ -334,7 +335,7 @@ def test_a_start_stopped_at_its_time_limit_never_leaves_the_machine_file_empty(t
     os.chmod(str(podman), 0o755)
     store = StateStore(base=str(tmp_path / 'state'))
     store.remember_version(str(podman), '4.3.1')
-    runner = LocalRunner(str(podman))
+    runner = LocalRunner(str(podman), run_command)
     client = MachineClient(runner, store, {'os': 'linux', 'arch': 'x86_64'})
     with pytest.raises(MachineError, match='did not become ready within timeout=1s') as e:
         Converger(client, start_timeout=1).converge(desired_from_params({'name': 'rec-a'}), 'started')
@@ -488,7 +489,7 @@ def test_a_new_machine_gets_a_host_key_placed_through_ignition_and_pinned(tmp_pa
     os.chmod(str(podman), 0o755)
     store = StateStore(base=str(tmp_path / 'state' / 'machinist.podman'))
     store.remember_version(str(podman), '4.3.1')
-    runner = LocalRunner(str(podman))
+    runner = LocalRunner(str(podman), run_command)
     client = MachineClient(runner, store, {'os': 'linux', 'arch': 'x86_64'})
     result = Converger(client, pin_host_key=True).converge(
         desired_from_params({'name': 'rec-a', 'image': str(ign)}), 'present')
