@@ -21,3 +21,10 @@ def recorded(version, scenario):
 @pytest.fixture(params=VERSIONS)
 def version(request):
     return request.param
+
+
+def set_cpus(version):
+    """The CPUs the recorded `machine set` asked for: 3, or 1 where Podman 6 on a host with fewer than three
+    refuses 3 (record.py)."""
+    argv = recorded(version, 'set_resources')['argv']
+    return int(argv[argv.index('--cpus') + 1])

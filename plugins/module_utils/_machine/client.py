@@ -119,6 +119,12 @@ class MachineClient:
                 'user can be listed or changed. Find it (a 0-byte .json there) and put back its copy, or remove it '
                 'and its .ign file (that machine is then gone).%s%s' % (doing, kept, podman_said(result)),
                 result, condition=err.condition)
+        if err.condition == podman_errors.TOO_MANY_CPUS:
+            # Refused before podman is asked when the host's count is known; this is podman's own word.
+            raise MachineError('cpus=%s is more than the %s CPUs of the host that runs podman, which Podman 6 refuses: '
+                               'give cpus %s or fewer.%s' % (err.details['wanted'], err.details['host'],
+                                                             err.details['host'], podman_said(result)),
+                               result, condition=err.condition)
         if err.condition in (podman_errors.UNKNOWN_PROVIDER, podman_errors.UNSUPPORTED_PROVIDER):
             raise MachineError('provider=%s is not available to this podman on this host.%s'
                                % (err.details.get('provider'), podman_said(result)), result, condition=err.condition)

@@ -16,6 +16,7 @@ import re
 
 NOT_FOUND = 'not_found'
 ALREADY_EXISTS = 'already_exists'
+TOO_MANY_CPUS = 'too_many_cpus'
 ALREADY_RUNNING = 'already_running'
 EXCLUSIVE = 'another_machine_running'
 STALE_STARTING = 'stale_starting'
@@ -65,7 +66,11 @@ _PATTERNS = [
     (NOT_SUPPORTED, r'changing (?P<what>\w+(?: \w+)?) not supported for (?P<provider>\w+) machines|'
                     r'USB host passthrough not supported for (?P<provider2>\w+) machines'),
     (WRONG_STATE, r'VM in wrong state to perform action'),
-    (ALREADY_EXISTS, r'(?P<name>\S+): VM already exists|vm "(?P<name2>[^"]+)" already exists on hypervisor'),
+    # 4.x/5.x 'x: VM already exists'; Hyper-V 'vm "x" already exists on hypervisor'; 6.1.1 'machine "x" already exists'
+    (ALREADY_EXISTS, r'(?P<name>\S+): VM already exists|vm "(?P<name2>[^"]+)" already exists on hypervisor|'
+                     r'machine "(?P<name3>[^"]+)" already exists'),
+    # 6.x init and set (recorded from 6.1.1): 'requested number of CPUs (3) greater than number of host CPUs (2)'
+    (TOO_MANY_CPUS, r'requested number of CPUs \((?P<wanted>\d+)\) greater than number of host CPUs \((?P<host>\d+)\)'),
     (NOT_FOUND, r'(?P<name>[^\s:]+): VM does not exist'),
     (NO_SUCH_FILE, r'(?:open|faccessat|stat) (?P<path>\S+): no such file or directory'),
     (TIMEZONE_LOOKUP, r'timedatectl'),
@@ -104,6 +109,6 @@ def classify(result):
             details = {}
             for key, value in m.groupdict().items():
                 if value is not None:
-                    details[key.rstrip('2')] = value
+                    details[key.rstrip('0123456789')] = value
             return Diagnosis(condition, details, result)
     return Diagnosis(UNKNOWN, {}, result)

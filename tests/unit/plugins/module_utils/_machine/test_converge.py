@@ -14,7 +14,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._machine.client i
 from ansible_collections.machinist.podman.plugins.module_utils._machine.converge import Converger
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import desired_from_params
 from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
-from ansible_collections.machinist.podman.tests.unit.conftest import recorded
+from ansible_collections.machinist.podman.tests.unit.conftest import recorded, set_cpus
 
 
 class ReplayRunner(Runner):
@@ -109,10 +109,11 @@ def test_change_then_reads_back(version, tmp_path, monkeypatch):
     c, runner = client(version, [(['machine', 'set'], 'set_resources')], tmp_path)
     inspect_in_turn(runner, version, ['inspect_stopped', 'inspect_after_set'])
     runner.config = '{"Rootful": true}'
-    result = Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 3, 'memory': 2048, 'disk_size': 6,
+    cpus = set_cpus(version)
+    result = Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': cpus, 'memory': 2048, 'disk_size': 6,
                                                        'rootful': True}), 'present')
     assert result['changed']
-    assert result['machine']['cpus'] == 3 and result['machine']['rootful'] is True
+    assert result['machine']['cpus'] == cpus and result['machine']['rootful'] is True
     assert result['diff']['after']['disk_gib'] == 6
 
 
@@ -514,3 +515,14 @@ def test_a_new_machine_gets_a_host_key_placed_through_ignition_and_pinned(tmp_pa
     port = entries[0]['SSHConfig']['Port']
     assert sorted(known) == sorted('%s %s' % (n, ' '.join(public)) for n in machine_host_names(port))
     assert not os.listdir(str(tmp_path / 'state' / 'machinist.podman' / 'keys'))  # no private key left on the host
+
+
+def test_podmans_own_refusal_of_more_cpus_than_the_host_has_is_named(tmp_path, monkeypatch):
+    """Where the host's count is unknown to the plan, Podman 6's refusal (recorded from 6.1.1) says the same."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('6.1.1', [(['machine', 'set'], 'set_too_many_cpus')], tmp_path)
+    inspect_in_turn(runner, '6.1.1', ['inspect_stopped'])
+    with pytest.raises(MachineError, match=r'^cpus=3 is more than the 2 CPUs of the host that runs podman, which '
+                                           r'Podman 6 refuses: give cpus 2 or fewer') as e:
+        Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 3}), 'present')
+    assert e.value.extra['condition'] == 'too_many_cpus'

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as machine_facts
-from ansible_collections.machinist.podman.tests.unit.conftest import VERSIONS, recorded
+from ansible_collections.machinist.podman.tests.unit.conftest import VERSIONS, recorded, set_cpus
 
 
 def inspected(version, scenario):
@@ -27,7 +27,7 @@ def test_stopped_machine_normalises_the_same_on_every_version(version):
     assert facts['ssh']['identity_path']
     assert facts['api_socket'].endswith('.sock')
     assert facts['last_up'] is None or version.startswith('4.')
-    assert facts['json_shape'] == version[0]
+    assert facts['json_shape'] == min(version[0], '5')  # Podman 6.1.1 prints 5's fields (recorded)
 
 
 def test_shape_is_told_by_the_json(version):
@@ -41,7 +41,7 @@ def test_rootful_after_set(version):
     entry = inspected(version, 'inspect_after_set')[0]
     facts = machine_facts.from_inspect(entry, {'Rootful': True} if machine_facts.needs_machine_config(entry) else None)
     assert facts['rootful'] is True
-    assert (facts['cpus'], facts['memory_mib'], facts['disk_gib']) == (3, 2048, 6)
+    assert (facts['cpus'], facts['memory_mib'], facts['disk_gib']) == (set_cpus(version), 2048, 6)
 
 
 def test_list_sizes_are_bytes_turned_into_mib_and_gib(version):

@@ -40,8 +40,25 @@ def test_recorded_5x_only_errors(version):
     assert classify_recorded(version, 'set_equal_disk').condition == podman_errors.DISK_NOT_LARGER
     assert classify_recorded(version, 'set_equal_disk').details['current'] == '5'
     assert classify_recorded(version, 'init_bad_name').condition == podman_errors.INVALID_NAME
-    assert classify_recorded(version, 'provider_unknown').details == {'provider': 'nosuch'}
-    assert classify_recorded(version, 'provider_unsupported').condition == podman_errors.UNSUPPORTED_PROVIDER
+    assert classify_recorded(version, 'init_exists').details == {'name': 'rec-a'}
+    if version.startswith('5.'):
+        assert classify_recorded(version, 'provider_unknown').details == {'provider': 'nosuch'}
+        assert classify_recorded(version, 'provider_unsupported').condition == podman_errors.UNSUPPORTED_PROVIDER
+
+
+@pytest.mark.parametrize('version', [v for v in VERSIONS if int(v.split('.')[0]) >= 6])
+def test_recorded_6x_facts(version):
+    # list shows every provider and no longer reads CONTAINERS_MACHINE_PROVIDER: an unknown one is no error.
+    assert recorded(version, 'provider_unknown')['rc'] == 0 and recorded(version, 'provider_unsupported')['rc'] == 0
+    # More CPUs than the host has, refused at init and at set.
+    for scenario in ('init_too_many_cpus', 'set_too_many_cpus'):
+        err = classify_recorded(version, scenario)
+        assert err.condition == podman_errors.TOO_MANY_CPUS and int(err.details['wanted']) > int(err.details['host'])
+    assert classify_recorded(version, 'restart_missing').details == {'name': 'rec-missing'}
+    # The first machine made with no terminal on stdin is the default connection, as on 5.x.
+    import json
+    connections = json.loads(recorded(version, 'connections_after_init')['stdout'])
+    assert [c['Name'] for c in connections if c['Default']] == ['rec-a']
 
 
 # Messages from podman's sources that these tests cannot provoke without a running VM; each line names
