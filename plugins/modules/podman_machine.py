@@ -57,7 +57,8 @@ options:
       - V(present) makes sure the machine exists and has the settings given, and leaves it running or stopped as it
         was (a running machine that needs a change is stopped, changed and started again).
       - V(started) and V(stopped) also bring it to that run state.
-      - V(restarted) stops it if it runs, then starts it; it always reports a change.
+      - V(restarted) stops it if it runs, then starts it; it always reports a change. On Podman 6.1 and later a running
+        machine is restarted with one C(podman machine restart).
       - V(absent) removes the machine, its disk and its connections.
     type: str
     choices: [present, started, stopped, restarted, absent]

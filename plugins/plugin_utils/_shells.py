@@ -241,10 +241,11 @@ class PowerShell:
             % ps_string(program or 'podman.exe'),
             'if ($c) { $i = Get-Item -LiteralPath $c.Source; $ident = "{0}:{1}:{2}:0" -f $c.Source, $i.Length, '
             '$i.LastWriteTimeUtc.Ticks }',
-            "Write-Output ('%s os=windows arch={0} admin={1} home={2} program={3} config={4}' -f "
+            "Write-Output ('%s os=windows arch={0} admin={1} home={2} program={3} config={4} cpus={5}' -f "
             '$env:PROCESSOR_ARCHITECTURE, [int]$admin, [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes('
             '$env:USERPROFILE)), [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($ident)), '
-            '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes("$env:APPDATA")))' % MARK,
+            '[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes("$env:APPDATA")), '
+            '[Environment]::ProcessorCount)' % MARK,
         ])
 
     def lease_take(self, path, token, hold):
@@ -354,13 +355,15 @@ class PosixShell:
         ident = ('i=; p=$(command -v %s 2>/dev/null) && p=$(readlink -f "$p" 2>/dev/null || printf %%s "$p") && '
                  'i="$p:$(stat -L -c \'%%s:%%Y:%%i\' "$p" 2>/dev/null || stat -L -f \'%%z:%%m:%%i\' "$p")"; '
                  % shlex.quote(program or 'podman'))
-        return (ident + 'printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s cache=%%s config=%%s program=%%s\\n\' '
+        # The CPUs: getconf on Linux and macOS alike (nproc is GNU's, sysctl BSD's).
+        return (ident + 'printf \'%s os=%%s arch=%%s admin=%%s home=%%s state=%%s cache=%%s config=%%s program=%%s cpus=%%s\\n\' '
                 '"$(uname -s | tr A-Z a-z)" "$(uname -m)" "$([ "$(id -u)" = 0 ] && echo 1 || echo 0)" '
                 '"$(printf %%s "$HOME" | base64 | tr -d \'\\n\')" '
                 '"$(printf %%s "${XDG_STATE_HOME:-}" | base64 | tr -d \'\\n\')" '
                 '"$(printf %%s "${XDG_CACHE_HOME:-}" | base64 | tr -d \'\\n\')" '
                 '"$(printf %%s "${XDG_CONFIG_HOME:-}" | base64 | tr -d \'\\n\')" '
-                '"$(printf %%s "$i" | base64 | tr -d \'\\n\')"' % MARK)
+                '"$(printf %%s "$i" | base64 | tr -d \'\\n\')" '
+                '"$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 0)"' % MARK)
 
     def lease_take(self, path, token, hold):
         """Takes the lease `path` (a folder: mkdir is atomic) for `hold` seconds, or breaks one whose holder's
@@ -401,7 +404,8 @@ def host_facts(shell, fields):
     arch = fields.get('arch') or ''
     os_name = (fields.get('os') or '').lower()
     host = {'os': os_name, 'arch': WINDOWS_ARCH.get(arch.upper(), arch) if os_name == 'windows' else arch,
-            'admin': fields.get('admin') == '1', 'home': home, 'program_identity': unb64(fields.get('program')) or None}
+            'admin': fields.get('admin') == '1', 'home': home, 'program_identity': unb64(fields.get('program')) or None,
+            'cpus': int(fields['cpus']) if (fields.get('cpus') or '').isdigit() and int(fields['cpus']) > 0 else None}
     host.update(folders(os_name == 'windows', home, unb64(fields.get('state')), unb64(fields.get('cache')),
                         unb64(fields.get('config'))))
     return host

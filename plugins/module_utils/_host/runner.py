@@ -110,6 +110,13 @@ class CommandResult:
                 'duration': round(self.duration, 3), 'timed_out': self.timed_out}
 
 
+def host_cpus() -> int | None:
+    """The CPUs this process may run on (what Go's runtime.NumCPU, and so podman, counts)."""
+    if hasattr(os, 'sched_getaffinity'):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
+
+
 class LocalFiles:
     """Small files on this host."""
 
@@ -192,7 +199,7 @@ class LocalFiles:
     def host(self) -> dict[str, Any]:
         home = os.path.expanduser('~')
         return dict(local_folders(), os=platform.system().lower(), arch=platform.machine(), home=home,
-                    admin=hasattr(os, 'geteuid') and os.geteuid() == 0)
+                    admin=hasattr(os, 'geteuid') and os.geteuid() == 0, cpus=host_cpus())
 
 
 class Runner:

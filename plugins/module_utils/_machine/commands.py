@@ -73,6 +73,11 @@ def start_argv(name, caps):
     return ['machine', 'start'] + quiet + [name]
 
 
+def restart_argv(name):
+    """`podman machine restart` (Podman 6.1 and later): stop and start in one command."""
+    return ['machine', 'restart', '--no-info', name]
+
+
 def stop_argv(name):
     return ['machine', 'stop', name]
 

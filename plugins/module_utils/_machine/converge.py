@@ -267,7 +267,7 @@ class Converger:
     def _apply(self, action, desired, facts):
         kind = action['action']
         self._kept = None
-        if kind in ('start', 'stop', 'set'):
+        if kind in ('start', 'restart', 'stop', 'set'):
             self._kept = self._keep_machine_file(desired['name'], facts, action['env'])
         try:
             self._apply_one(action, desired, facts)
@@ -276,12 +276,12 @@ class Converger:
 
     def _apply_one(self, action, desired, facts):
         kind = action['action']
-        if kind == 'start':
+        if kind in ('start', 'restart'):
             self._check_podman4_key(desired['name'], facts, action['env'])
         for path, text in sorted((action.get('files') or {}).items()):
             if not self.runner.write_text(path, text):
                 raise MachineError('cannot write %s on the host that runs podman (%s needs it)' % (path, kind))
-        timeout = self.start_timeout if kind == 'start' else None
+        timeout = self.start_timeout if kind in ('start', 'restart') else None
         # init, rm and set rewrite podman's client config (connections); podman 4 does it without a lock of
         # its own (podman 5 and later lock podman-connections.json themselves, so nothing is held there).
         locked = kind in ('init', 'rm', 'set') and self.client.caps.version.major == 4
@@ -298,7 +298,7 @@ class Converger:
                 self._placed_key = self._place_host_key(desired, action['env'])
             return
         name = desired['name']
-        if kind == 'start':
+        if kind in ('start', 'restart'):
             self._start_failed(res, action, name)
             return
         err = podman_errors.classify(res)

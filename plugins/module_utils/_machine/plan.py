@@ -110,6 +110,16 @@ def _check_versions(plan, desired, caps, provider, creating, host):
     return None
 
 
+def _more_cpus_than_the_host(desired, facts, host):
+    """cpus above the host's count, refused before podman is asked on every version (Podman 6 refuses it at
+    init, containers/podman#28322, and no VM runs faster for it). A machine that already has them is left be."""
+    want, have = desired.get('cpus'), host.get('cpus')
+    if want is None or not have or want <= have or (facts and facts.get('cpus') == want):
+        return None
+    return ('cpus=%d is more than the %d CPUs of the host that runs podman: a machine gets no faster with more '
+            'virtual CPUs than the host has, and Podman 6 refuses it. Give cpus %d or fewer' % (want, have, have))
+
+
 def _init_values(desired, provider):
     values = dict(desired)
     # Only WSL has a choice; elsewhere podman warns about the flag and ignores it.
@@ -221,6 +231,9 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
     creating = facts is None
     if _check_versions(plan, desired, caps, provider, creating, host):
         return plan
+    too_many = _more_cpus_than_the_host(desired, facts, host)
+    if too_many:
+        return plan.refuse(too_many)
 
     if creating:
         if not caps.has('disk_named_per_machine'):
@@ -292,10 +305,14 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
             plan.add('stop', cmds.stop_argv(name), 'podman machine set needs the machine stopped', env)
             stopped_for_set = True
         plan.add('set', cmds.set_argv(name, set_changes), reason, env)
-    if state == 'restarted' and active and not stopped_for_set:
+    restarted = False
+    if state == 'restarted' and running and not stopped_for_set and caps.has('restart'):
+        plan.add('restart', cmds.restart_argv(name), 'state is restarted', env)
+        restarted = True
+    elif state == 'restarted' and active and not stopped_for_set:
         plan.add('stop', cmds.stop_argv(name), 'state is restarted', env)
         stopped_for_set = True
-    is_running = running and not stopped_for_set
+    is_running = (running and not stopped_for_set) or restarted
     if want_running and not is_running:
         why = {'present': 'start it again after the change', 'restarted': 'state is restarted'}.get(
             state, 'state is started' if not stopped_for_set else 'start it again after the change')

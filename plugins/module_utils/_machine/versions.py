@@ -34,6 +34,8 @@ FEATURES = {
     'set_usb': ((4, 8, 0), None),
     # podman machine start
     'start_no_info': ((4, 4, 0), None),             # --no-info
+    # podman machine restart (with --no-info): one command for stop and start (containers/podman#28366)
+    'restart': ((6, 1, 0), None),
     # podman machine list
     'list_all_providers': ((5, 3, 0), (6, 0, 0)),
     # disk images named <machine>_<file> (4.x) or <machine>-<arch>.<ext> (5.x): before this a

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner
 from ansible_collections.machinist.podman.plugins.plugin_utils import _shells as S
 from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
 from ansible_collections.machinist.podman.plugins.plugin_utils._remote_runner import RemoteRunner
@@ -103,7 +104,7 @@ def test_windows_home_expansion(path, expanded):
 
 
 def test_windows_host_answer():
-    fields = S.parse_answer('noise\r\n@@machinist os=windows arch=ARM64 admin=0 home=%s program=%s config=%s\r\n'
+    fields = S.parse_answer('noise\r\n@@machinist os=windows arch=ARM64 admin=0 home=%s program=%s config=%s cpus=12\r\n'
                             % (S.b64('C:\\Users\\Jäne'), S.b64('C:\\Program Files\\podman.exe:1024:42:0'),
                                S.b64('D:\\Roaming')))
     host = S.host_facts(S.PowerShell(), fields)
@@ -111,7 +112,10 @@ def test_windows_host_answer():
                     'state_base': 'C:\\Users\\Jäne\\.local\\state\\machinist.podman',
                     'cache_base': 'C:\\Users\\Jäne\\.cache\\machinist.podman',
                     'config_base': 'D:\\Roaming',
-                    'program_identity': 'C:\\Program Files\\podman.exe:1024:42:0'}
+                    'program_identity': 'C:\\Program Files\\podman.exe:1024:42:0', 'cpus': 12}
+    # An older answer, or a count that is no count, leaves the CPUs unknown (and unchecked).
+    assert S.host_facts(S.PowerShell(), dict(fields, cpus='0'))['cpus'] is None
+    assert S.host_facts(S.PowerShell(), {k: v for k, v in fields.items() if k != 'cpus'})['cpus'] is None
 
 
 def test_no_answer_is_none():
@@ -176,6 +180,7 @@ def test_posix_host_probe():
     assert host['arch'] == os.uname().machine
     assert host['home'] == os.path.expanduser('~')
     assert host['state_base'].endswith('/machinist.podman')
+    assert host['cpus'] == os.cpu_count() == LocalRunner('sh', run_command).host()['cpus'] > 0
 
 
 def test_no_answer_is_a_clear_failure():

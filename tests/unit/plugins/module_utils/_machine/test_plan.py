@@ -87,8 +87,25 @@ def test_settable_change_converges_in_place(version, state, run_state, expected)
     ('absent', 'running', ['rm']),
 ])
 def test_run_state(version, state, run_state, expected):
+    if (state, run_state) == ('restarted', 'running') and not version.startswith(('4.', '5.')):
+        expected = ['restart']  # one command since Podman 6.1
     plan = plan_machine(desired(), state, facts_of(version, run_state), caps(version), LINUX)
     assert actions(plan) == expected
+
+
+@pytest.mark.parametrize('release, expected', [('6.0.1', ['stop', 'start']), ('6.1.0', ['restart']),
+                                               ('6.1.1', ['restart']), ('5.8.6', ['stop', 'start'])])
+def test_a_running_machine_restarts_with_one_command_from_podman_6_1(release, expected):
+    plan = plan_machine(desired(), 'restarted', facts_of('5.8.6', 'running'), caps(release), LINUX)
+    assert actions(plan) == expected
+    if expected == ['restart']:
+        assert plan.actions[0]['argv'] == ['machine', 'restart', '--no-info', 'rec-a']
+        assert plan.changed and plan.after['state'] == 'running'
+
+
+def test_a_change_that_stops_the_machine_starts_it_rather_than_restarting_it():
+    plan = plan_machine(desired(cpus=4), 'restarted', facts_of('5.8.6', 'running'), caps('6.1.1'), LINUX)
+    assert actions(plan) == ['stop', 'set', 'start']
 
 
 def test_absent_when_absent_is_a_no_op(version):
@@ -301,3 +318,24 @@ def test_rosetta_of_an_existing_machine_is_read_from_inspect():
     redo = plan_machine(desired(provider='applehv', rosetta=False), 'present', facts, caps('5.8.6'), MAC, recreate=True)
     assert [a['action'] for a in redo.actions] == ['rm', 'init']
     assert redo.actions[1]['files']
+
+
+# Issue 14: more CPUs than the host has is refused before podman is asked, on every version.
+@pytest.mark.parametrize('facts_state', [None, 'stopped', 'running'])
+def test_more_cpus_than_the_host_has_is_refused_with_the_count(version, facts_state):
+    facts = facts_of(version, facts_state) if facts_state else None
+    plan = plan_machine(desired(cpus=9, image='/i.qcow2'), 'started', facts, caps(version), dict(LINUX, cpus=8))
+    assert plan.refusal == ('cpus=9 is more than the 8 CPUs of the host that runs podman: a machine gets no faster '
+                            'with more virtual CPUs than the host has, and Podman 6 refuses it. Give cpus 8 or fewer')
+    assert plan.actions == []
+
+
+def test_as_many_cpus_as_the_host_has_or_an_unknown_count_pass(version):
+    assert plan_machine(desired(cpus=8, image='/i.qcow2'), 'present', None, caps(version), dict(LINUX, cpus=8)).refusal is None
+    assert plan_machine(desired(cpus=64, image='/i.qcow2'), 'present', None, caps(version), LINUX).refusal is None
+
+
+def test_a_machine_that_already_has_more_cpus_than_the_host_is_left_be(version):
+    facts = facts_of(version, 'stopped', cpus=16)
+    plan = plan_machine(desired(cpus=16), 'present', facts, caps(version), dict(LINUX, cpus=8))
+    assert plan.refusal is None and plan.actions == []
