@@ -90,6 +90,19 @@ options:
       - Only used when the machine is created; a different value for an existing machine (as C(inspect) reports it)
         fails, unless O(recreate=true).
     type: bool
+  default_connection:
+    description:
+      - Whether the machine's connection is podman's default one (C(podman --remote) and the API clients use it).
+      - V(true) makes it the default and keeps it so on every run (the connection V(NAME), or V(NAME-root) for a
+        rootful machine), with C(podman system connection default); on Podman 6 init and start also get
+        C(--update-connection=true).
+      - V(false) leaves the default as it is. On Podman 6 init and start get C(--update-connection=false), so a new
+        machine never becomes the default. Podman 4 and 5 make the first machine of a user the default at init and
+        cannot be told not to; the task then warns.
+      - Unset, podman decides as it does with no terminal on standard input (which the module never gives it): the
+        first machine becomes the default, and Podman 6 does not ask. Only a task that sets it reads the connections
+        (one more podman call).
+    type: bool
   image:
     description:
       - The machine OS image. A local file path, an http(s) URL, or a C(docker://) reference. Podman 4 also accepts
@@ -202,6 +215,17 @@ EXAMPLES = r"""
     memory: 8GiB
     disk_size: 60
     state: started
+
+- name: The machine that podman --remote talks to, kept so even if someone switches the default away
+  machinist.podman.podman_machine:
+    name: dev
+    default_connection: true
+    state: started
+
+- name: A second machine that must never take the default connection (Podman 6 is told so at init and start)
+  machinist.podman.podman_machine:
+    name: scratch
+    default_connection: false
 
 - name: A rootful machine from a local image, created but left stopped
   machinist.podman.podman_machine:

@@ -166,6 +166,13 @@ class MachineClient:
                 self.warnings.append(note)
         return [machine_facts.from_list(e) for e in machine_facts.parse_json_array(result.stdout, 'machine list')]
 
+    def connections(self, env: dict[str, str] | None = None) -> builtins.list[dict[str, Any]]:
+        """podman's system connections, as `system connection list --format json` prints them."""
+        result = self.runner.run(cmds.connection_list_argv(), env=env)
+        if not result.ok:
+            self._fail_common(result, 'list the system connections')
+        return machine_facts.parse_json_array(result.stdout, 'system connection list') if result.stdout.strip() else []
+
     def describe(self, facts: dict[str, Any]) -> dict[str, Any]:
         """Facts as the modules return them."""
         out = dict(facts)

@@ -56,9 +56,16 @@ def _flags(values, table):
     return argv
 
 
+def _update_connection(caps, default_connection):
+    """--update-connection=BOOL where podman has it (6.x) and the task says: podman then neither asks nor guesses."""
+    if default_connection is None or not caps.has('update_connection'):
+        return []
+    return ['--update-connection=%s' % ('true' if default_connection else 'false')]
+
+
 def init_argv(desired, caps):
     """`podman machine init` for the desired machine. Options left None are podman's defaults."""
-    argv = ['machine', 'init'] + _flags(desired, INIT_FLAGS)
+    argv = ['machine', 'init'] + _flags(desired, INIT_FLAGS) + _update_connection(caps, desired.get('default_connection'))
     if desired.get('image') is not None:
         argv += ['--image' if caps.has('init_image') else '--image-path', desired['image']]
     return argv + [desired['name']]
@@ -68,9 +75,9 @@ def set_argv(name, changes):
     return ['machine', 'set'] + _flags(changes, SET_FLAGS) + [name]
 
 
-def start_argv(name, caps):
+def start_argv(name, caps, default_connection=None):
     quiet = ['--no-info'] if caps.has('start_no_info') else []
-    return ['machine', 'start'] + quiet + [name]
+    return ['machine', 'start'] + quiet + _update_connection(caps, default_connection) + [name]
 
 
 def restart_argv(name):
@@ -96,6 +103,14 @@ def list_argv(caps, all_providers=False):
     if all_providers and caps.has('list_all_providers'):
         argv.insert(2, '--all-providers')
     return argv
+
+
+def connection_list_argv():
+    return ['system', 'connection', 'list', '--format', 'json']
+
+
+def connection_default_argv(connection):
+    return ['system', 'connection', 'default', connection]
 
 
 def provider_env(provider):

@@ -81,8 +81,11 @@ class Converger:
             # after the file): are other machines' disks in the way? Read before the one plan, which decides.
             listed = self.client.list(env=env)
             others = list(self.client.inspect([m['name'] for m in listed], env=env).values()) if listed else []
+        # Only a task that declares default_connection pays for reading the connections.
+        connections = (self.client.connections(env=env)
+                       if desired.get('default_connection') is not None and state != 'absent' else None)
         plan = plan_machine(desired, state, facts, caps, self.client.host, record=record, recreate=recreate,
-                            others=others)
+                            others=others, connections=connections)
         creates = any(a['action'] == 'init' for a in plan.actions)
         if plan.refusal:
             raise MachineError(plan.refusal, plan=plan)
@@ -116,7 +119,8 @@ class Converger:
                 self.client.store.pin_host_key(after['ssh']['port'], self._placed_key)
                 result['host_key_pinned'] = True
         result['machine'] = self.client.describe(after)
-        result['diff']['after'] = machine_facts.managed_view(after)
+        result['diff']['after'] = dict(machine_facts.managed_view(after), **{
+            k: v for k, v in plan.after.items() if k == 'default_connection'})
         return result
 
     def _apply_all(self, plan, desired, facts, applied):
@@ -284,7 +288,7 @@ class Converger:
         timeout = self.start_timeout if kind in ('start', 'restart') else None
         # init, rm and set rewrite podman's client config (connections); podman 4 does it without a lock of
         # its own (podman 5 and later lock podman-connections.json themselves, so nothing is held there).
-        locked = kind in ('init', 'rm', 'set') and self.client.caps.version.major == 4
+        locked = kind in ('init', 'rm', 'set', 'default_connection') and self.client.caps.version.major == 4
         lock = self.runner.config_lock() if locked else contextlib.nullcontext()
         try:
             with lock:

@@ -184,9 +184,14 @@ def _init_only_drift(desired, facts, record):
 
 
 def plan_machine(desired: dict[str, Any], state: str, facts: dict[str, Any] | None, caps: Capabilities, host: dict[str, Any],
-                 record: dict[str, Any] | None = None, recreate: bool = False, others: Sequence[dict[str, Any]] | None = None) -> Plan:
-    """The plan that takes the machine from `facts` (None: it does not exist) to `desired` in `state`."""
+                 record: dict[str, Any] | None = None, recreate: bool = False, others: Sequence[dict[str, Any]] | None = None,
+                 connections: Sequence[dict[str, Any]] | None = None) -> Plan:
+    """The plan that takes the machine from `facts` (None: it does not exist) to `desired` in `state`.
+    `connections`: podman's system connections (`system connection list --format json`), read when the task
+    declares default_connection."""
     plan = _plan_machine(desired, state, facts, caps, host, record, recreate, others)
+    if plan.refusal is None and state != 'absent' and desired.get('default_connection') is not None:
+        _plan_default_connection(plan, desired, caps, connections or [])
     # Hyper-V refuses every change to a machine from a session that is not elevated; say so first.
     if (plan.refusal is None and plan.actions and PROVIDERS.get(plan.provider, {}).get('needs_admin')
             and host.get('os') == 'windows' and host.get('admin') is False):
@@ -316,7 +321,7 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
     if want_running and not is_running:
         why = {'present': 'start it again after the change', 'restarted': 'state is restarted'}.get(
             state, 'state is started' if not stopped_for_set else 'start it again after the change')
-        plan.add('start', cmds.start_argv(name, caps), why, env)
+        plan.add('start', cmds.start_argv(name, caps, desired.get('default_connection')), why, env)
     elif not want_running and active and not stopped_for_set:
         plan.add('stop', cmds.stop_argv(name), 'state is stopped', env)
     if facts.get('state') != ('running' if want_running else 'stopped'):
@@ -329,6 +334,30 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
     after['state'] = 'running' if want_running else 'stopped'
     plan.after = after
     return plan
+
+
+def _plan_default_connection(plan, desired, caps, connections):
+    """default_connection: true makes the machine's connection (NAME, or NAME-root when rootful) the default and
+    keeps it so; false makes no change to the default, and on Podman 6 tells init and start not to make one."""
+    name = desired['name']
+    mine = name + ('-root' if (plan.after or {}).get('rootful') else '')
+    defaults = [c.get('Name') for c in connections if c.get('Default')]
+    creating = any(a['action'] == 'init' for a in plan.actions)
+    is_default = defaults == [mine] and not creating
+    if plan.before.get('exists'):
+        plan.before['default_connection'] = is_default
+    if desired['default_connection']:
+        plan.after['default_connection'] = True
+        if not is_default:
+            plan.add('default_connection', cmds.connection_default_argv(mine),
+                     'default_connection is true and the default connection is %s' % (defaults[0] if defaults else 'none'))
+            plan.changes['default_connection'] = {'before': defaults[0] if defaults else None, 'after': mine}
+        return
+    plan.after['default_connection'] = is_default
+    if creating and not defaults and not caps.has('update_connection'):
+        plan.warnings.append('default_connection=false: Podman %s makes the first machine the default connection at init '
+                             'and cannot be told not to (Podman 6 can); %s will be the default connection'
+                             % (caps.version, mine))
 
 
 def _conf_override(desired, host):
@@ -347,7 +376,7 @@ def _plan_init(plan, desired, state, caps, provider, env, reason, host):
     if not plan.before.get('exists'):
         plan.changes['exists'] = {'before': False, 'after': True}
     if state in ('started', 'restarted'):
-        plan.add('start', cmds.start_argv(name, caps), 'state is %s' % state, env)
+        plan.add('start', cmds.start_argv(name, caps, desired.get('default_connection')), 'state is %s' % state, env)
     after = {'exists': True, 'provider': provider, 'state': 'running' if state in ('started', 'restarted') else 'stopped',
              'cpus': desired.get('cpus'), 'memory_mib': desired.get('memory'), 'disk_gib': desired.get('disk_size'),
              'rootful': bool(desired.get('rootful')), 'user_mode_networking': desired.get('user_mode_networking'),

@@ -164,6 +164,7 @@ def desired_from_params(params):
         'playbook': params.get('playbook') or None,
         'provider': params.get('provider') or None,
         'rosetta': params.get('rosetta'),
+        'default_connection': params.get('default_connection'),
         'volumes': None,
         'usb': None,
     }

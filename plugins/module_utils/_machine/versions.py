@@ -34,6 +34,9 @@ FEATURES = {
     'set_usb': ((4, 8, 0), None),
     # podman machine start
     'start_no_info': ((4, 4, 0), None),             # --no-info
+    # init and start --update-connection[=bool]: without it, 6.x asks on a terminal whether the machine becomes the
+    # default connection (and without a terminal makes the first machine the default, as 4.x and 5.x do)
+    'update_connection': ((6, 0, 0), None),
     # podman machine restart (with --no-info): one command for stop and start (containers/podman#28366)
     'restart': ((6, 1, 0), None),
     # podman machine list

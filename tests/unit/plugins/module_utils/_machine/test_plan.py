@@ -339,3 +339,56 @@ def test_a_machine_that_already_has_more_cpus_than_the_host_is_left_be(version):
     facts = facts_of(version, 'stopped', cpus=16)
     plan = plan_machine(desired(cpus=16), 'present', facts, caps(version), dict(LINUX, cpus=8))
     assert plan.refusal is None and plan.actions == []
+
+
+# Issue 14: default_connection, with --update-connection where podman has it (6.x) and one
+# `system connection default` whenever the default is not the machine's.
+def conns(*names, default=None):
+    return [{'Name': n, 'Default': n == default} for n in names]
+
+
+@pytest.mark.parametrize('release', ['4.3.1', '5.8.6', '6.1.1'])
+def test_a_new_machine_becomes_the_default_connection_when_asked(release):
+    plan = plan_machine(desired(default_connection=True, image='/i.qcow2'), 'started', None, caps(release), LINUX,
+                        connections=conns('other', 'other-root', default='other'))
+    assert actions(plan) == ['init', 'start', 'default_connection']
+    assert plan.actions[-1]['argv'] == ['system', 'connection', 'default', 'rec-a']
+    flag = '--update-connection=true'
+    assert (flag in plan.actions[0]['argv'] and flag in plan.actions[1]['argv']) is release.startswith('6.')
+    assert plan.changes['default_connection'] == {'before': 'other', 'after': 'rec-a'}
+    assert plan.after['default_connection'] is True
+
+
+def test_the_rootful_connection_is_the_default_of_a_rootful_machine(version):
+    plan = plan_machine(desired(default_connection=True), 'present', facts_of(version, rootful=True), caps(version),
+                        LINUX, connections=conns('rec-a', 'rec-a-root', default='rec-a'))
+    assert [a['argv'] for a in plan.actions] == [['system', 'connection', 'default', 'rec-a-root']]
+    assert plan.before['default_connection'] is False and plan.after['default_connection'] is True
+
+
+def test_a_machine_that_is_the_default_already_changes_nothing(version):
+    plan = plan_machine(desired(default_connection=True), 'started', facts_of(version, 'running'), caps(version), LINUX,
+                        connections=conns('rec-a', 'rec-a-root', default='rec-a'))
+    assert plan.actions == [] and not plan.changed
+    assert plan.before['default_connection'] is True and plan.after['default_connection'] is True
+
+
+def test_false_tells_podman_6_not_to_and_warns_where_podman_cannot_be_told(version):
+    plan = plan_machine(desired(default_connection=False, image='/i.qcow2'), 'started', None, caps(version), LINUX,
+                        connections=[])
+    assert actions(plan) == ['init', 'start']
+    told = all('--update-connection=false' in a['argv'] for a in plan.actions)
+    assert told is (not version.startswith(('4.', '5.')))
+    assert any('cannot be told not to' in w for w in plan.warnings) is (not told)
+
+
+def test_false_leaves_an_existing_default_alone(version):
+    plan = plan_machine(desired(default_connection=False), 'present', facts_of(version), caps(version), LINUX,
+                        connections=conns('rec-a', default='rec-a'))
+    assert plan.actions == [] and plan.after['default_connection'] is True
+
+
+def test_unset_reads_nothing_and_passes_nothing(version):
+    plan = plan_machine(desired(image='/i.qcow2'), 'started', None, caps(version), LINUX)
+    assert not any(a.startswith('--update-connection') for action in plan.actions for a in action['argv'])
+    assert 'default_connection' not in plan.after
