@@ -90,6 +90,14 @@ options:
       - Only used when the machine is created; a different value for an existing machine (as C(inspect) reports it)
         fails, unless O(recreate=true).
     type: bool
+  import_native_ca:
+    description:
+      - Whether the machine imports this host's trusted CA certificates at every boot (the Linux trust store, the
+        macOS keychain, the Windows certificate store), so that pulls through a TLS-intercepting proxy work.
+        Podman 6.0 and later (C(--import-native-ca) at init and set); refused by name on older versions.
+      - Podman keeps it in the machine's own JSON file, not in C(inspect): the module reads that file when the option
+        is given. A change stops a running machine, sets it and starts the machine again, as other settings do.
+    type: bool
   default_connection:
     description:
       - Whether the machine's connection is podman's default one (C(podman --remote) and the API clients use it).
@@ -290,6 +298,10 @@ machine:
     config_dir: {description: Podman's config folder for the machine's provider., type: str, returned: when it exists}
     image_path: {description: The machine's disk file (Podman 4 only)., type: str, returned: when it exists}
     podman_version: {description: The version of the podman that was run., type: str, returned: when it exists, sample: 5.8.6}
+    import_native_ca:
+      description: Whether the machine imports the host's trusted CA certificates (Podman 6), read from its JSON file.
+      type: bool
+      returned: when O(import_native_ca) is given
 actions:
   description: What was done, or in check mode what would be done, in order, with the reason and the command.
   returned: always

@@ -166,6 +166,18 @@ class MachineClient:
                 self.warnings.append(note)
         return [machine_facts.from_list(e) for e in machine_facts.parse_json_array(result.stdout, 'machine list')]
 
+    def import_native_ca(self, facts: dict[str, Any]) -> bool | None:
+        """Whether the machine imports the host's trust anchors: its own JSON says (ImportNativeCA, Podman 6),
+        inspect does not. False before Podman 6 (no such setting); None when the file cannot be read."""
+        if not self.caps.has('set_import_native_ca'):
+            return False
+        text = self.runner.read_text(facts.get('config_file') or '') if facts.get('config_file') else None
+        try:
+            config = json.loads(text) if text else None
+        except ValueError:
+            config = None
+        return bool(config.get('ImportNativeCA', False)) if isinstance(config, dict) else None
+
     def connections(self, env: dict[str, str] | None = None) -> builtins.list[dict[str, Any]]:
         """podman's system connections, as `system connection list --format json` prints them."""
         result = self.runner.run(cmds.connection_list_argv(), env=env)

@@ -20,6 +20,7 @@ INIT_FLAGS = (
     ('ignition_path', 'value', '--ignition-path', None),
     ('playbook', 'value', '--playbook', 'init_playbook'),
     ('rootful', 'bool', '--rootful', None),
+    ('import_native_ca', 'bool', '--import-native-ca', 'init_import_native_ca'),
     ('user_mode_networking', 'bool_eq', '--user-mode-networking', 'init_user_mode_networking'),
     ('volumes', 'list', '--volume', None),
     ('usb', 'list', '--usb', 'init_usb'),
@@ -31,6 +32,7 @@ SET_FLAGS = (
     ('rootful', 'bool_eq', '--rootful', None),
     ('user_mode_networking', 'bool_eq', '--user-mode-networking', 'set_user_mode_networking'),
     ('usb', 'list', '--usb', 'set_usb'),
+    ('import_native_ca', 'bool_eq', '--import-native-ca', 'set_import_native_ca'),
 )
 
 

@@ -254,6 +254,8 @@ def managed_view(facts: dict[str, Any] | None) -> dict[str, Any]:
         else:
             view[key] = facts.get(key)
     view['provider'] = facts.get('provider')
+    if 'import_native_ca' in facts:  # read from the machine's JSON only when a task declares it
+        view['import_native_ca'] = facts['import_native_ca']
     return view
 
 

@@ -43,7 +43,8 @@ RECREATE_HINT = ('set recreate: true to remove and re-create the machine (this d
 
 # desired key -> facts key, for the settings `podman machine set` can change.
 _SETTABLE_FACTS = (('cpus', 'cpus'), ('memory', 'memory_mib'), ('disk_size', 'disk_gib'), ('rootful', 'rootful'),
-                   ('user_mode_networking', 'user_mode_networking'), ('usb', 'usb'))
+                   ('user_mode_networking', 'user_mode_networking'), ('usb', 'usb'),
+                   ('import_native_ca', 'import_native_ca'))
 _UNITS = {'memory': ' MiB', 'disk_size': ' GiB', 'swap': ' MiB'}
 
 
@@ -381,4 +382,6 @@ def _plan_init(plan, desired, state, caps, provider, env, reason, host):
              'cpus': desired.get('cpus'), 'memory_mib': desired.get('memory'), 'disk_gib': desired.get('disk_size'),
              'rootful': bool(desired.get('rootful')), 'user_mode_networking': desired.get('user_mode_networking'),
              'usb': desired.get('usb'), 'username': desired.get('username')}
+    if desired.get('import_native_ca') is not None:
+        after['import_native_ca'] = desired['import_native_ca']
     plan.after = after

@@ -16,14 +16,14 @@ from __future__ import annotations
 # Apple Silicon: macOS names it arm64; aarch64 is the same architecture's Linux name.
 APPLE_SILICON = ('arm64', 'aarch64')
 
-# settable: what `podman machine set` can change on a stopped machine.
+# settable: what `podman machine set` can change on a stopped machine (import_native_ca from Podman 6).
 # hosts: host OS -> the podman majors on which the provider exists there.
 # exclusive: only one machine of such providers may run at a time.
 # stop_to_set: `set` needs the machine stopped (per podman major).
 PROVIDERS = {
     'qemu': {
         'hosts': {'linux': (4, 5, 6), 'freebsd': (4, 5, 6), 'darwin': (4,)},
-        'settable': ('cpus', 'memory', 'disk_size', 'rootful', 'usb'),
+        'settable': ('cpus', 'memory', 'disk_size', 'rootful', 'usb', 'import_native_ca'),
         'exclusive': True,
         'stop_to_set': {4: True, 5: True, 6: True},
         'usb': True,
@@ -32,7 +32,7 @@ PROVIDERS = {
     },
     'applehv': {
         'hosts': {'darwin': (4, 5, 6)},
-        'settable': ('cpus', 'memory', 'disk_size', 'rootful'),
+        'settable': ('cpus', 'memory', 'disk_size', 'rootful', 'import_native_ca'),
         'exclusive': True,
         'stop_to_set': {4: True, 5: True, 6: True},
         'usb': False,
@@ -42,7 +42,7 @@ PROVIDERS = {
     'libkrun': {
         'hosts': {'darwin': (5, 6)},
         'arch': APPLE_SILICON,
-        'settable': ('cpus', 'memory', 'disk_size', 'rootful'),
+        'settable': ('cpus', 'memory', 'disk_size', 'rootful', 'import_native_ca'),
         'exclusive': True,
         'stop_to_set': {5: True, 6: True},
         'usb': False,
@@ -51,7 +51,7 @@ PROVIDERS = {
     },
     'hyperv': {
         'hosts': {'windows': (4, 5, 6)},
-        'settable': ('cpus', 'memory', 'disk_size', 'rootful'),
+        'settable': ('cpus', 'memory', 'disk_size', 'rootful', 'import_native_ca'),
         'exclusive': True,
         'stop_to_set': {4: True, 5: True, 6: True},
         'usb': False,
@@ -60,7 +60,7 @@ PROVIDERS = {
     },
     'wsl': {
         'hosts': {'windows': (4, 5, 6)},
-        'settable': ('rootful', 'user_mode_networking'),
+        'settable': ('rootful', 'user_mode_networking', 'import_native_ca'),
         'exclusive': False,
         # 4.x WSL changes rootful on a running machine (and asks for a restart); 5.x refuses.
         'stop_to_set': {4: False, 5: True, 6: True},

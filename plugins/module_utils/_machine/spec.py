@@ -165,6 +165,7 @@ def desired_from_params(params):
         'provider': params.get('provider') or None,
         'rosetta': params.get('rosetta'),
         'default_connection': params.get('default_connection'),
+        'import_native_ca': params.get('import_native_ca'),
         'volumes': None,
         'usb': None,
     }

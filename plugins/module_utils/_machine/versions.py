@@ -25,6 +25,10 @@ FEATURES = {
     'init_swap': ((5, 6, 0), None),
     # [machine] rosetta in containers.conf, read by init for applehv machines on arm64 Macs
     'init_rosetta': ((5, 1, 0), None),
+    # init and set --import-native-ca: the host's trust anchors imported into the VM at every boot; the value is
+    # kept in the machine's JSON, not shown by inspect (seen on 6.1.1: ImportNativeCA)
+    'init_import_native_ca': ((6, 0, 0), None),
+    'set_import_native_ca': ((6, 0, 0), None),
     # CONTAINERS_MACHINE_PROVIDER selects the provider (4.3 ignores it). It works for every
     # subcommand on every later version, 6.0 included, so it is the one mechanism we use (6.0's
     # init --provider is not needed).
@@ -54,6 +58,8 @@ FEATURE_FLAGS = {
     'init_playbook': 'playbook',
     'init_swap': 'swap',
     'init_rosetta': 'rosetta',
+    'init_import_native_ca': 'import_native_ca',
+    'set_import_native_ca': 'import_native_ca',
     'set_user_mode_networking': 'user_mode_networking',
     'set_usb': 'usb',
 }

@@ -49,6 +49,7 @@ MACHINE_ARGS = dict(
     usb=dict(type='list', elements='str'),
     rosetta=dict(type='bool'),
     default_connection=dict(type='bool'),
+    import_native_ca=dict(type='bool'),
     recreate=dict(type='bool', default=False),
     timeout=dict(type='int', default=600),
     command_timeout=dict(type='int', default=1800),

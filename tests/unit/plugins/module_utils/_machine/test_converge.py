@@ -526,3 +526,17 @@ def test_podmans_own_refusal_of_more_cpus_than_the_host_has_is_named(tmp_path, m
                                            r'Podman 6 refuses: give cpus 2 or fewer') as e:
         Converger(c).converge(desired_from_params({'name': 'rec-a', 'cpus': 3}), 'present')
     assert e.value.extra['condition'] == 'too_many_cpus'
+
+
+@pytest.mark.parametrize('config, changed', [('{"ImportNativeCA": false}', True), ('{"ImportNativeCA": true}', False)])
+def test_import_native_ca_is_read_from_the_machines_own_file(config, changed, tmp_path, monkeypatch):
+    """Podman 6 keeps it in the machine's JSON (seen on 6.1.1), not in inspect: read only when declared."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('6.1.1', [(['machine', 'inspect'], 'inspect_stopped')], tmp_path)
+    runner.config = config
+    result = Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a', 'import_native_ca': True}),
+                                                     'present')
+    assert result['changed'] is changed
+    assert result['diff']['before']['import_native_ca'] is (not changed)
+    plain = Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a'}), 'present')
+    assert 'import_native_ca' not in plain['diff']['before']

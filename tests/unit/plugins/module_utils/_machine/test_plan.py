@@ -392,3 +392,30 @@ def test_unset_reads_nothing_and_passes_nothing(version):
     plan = plan_machine(desired(image='/i.qcow2'), 'started', None, caps(version), LINUX)
     assert not any(a.startswith('--update-connection') for action in plan.actions for a in action['argv'])
     assert 'default_connection' not in plan.after
+
+
+# Issue 14: import_native_ca (Podman 6.0 and later), at init and through set, read from the machine's JSON.
+def test_import_native_ca_goes_to_init_on_podman_6():
+    plan = plan_machine(desired(import_native_ca=True, image='/i.qcow2'), 'present', None, caps('6.1.1'), LINUX)
+    assert '--import-native-ca' in plan.actions[0]['argv'] and plan.after['import_native_ca'] is True
+
+
+@pytest.mark.parametrize('state, expected', [('stopped', ['set']), ('running', ['stop', 'set', 'start'])])
+def test_import_native_ca_converges_through_set(state, expected):
+    facts = facts_of('6.1.1', state, import_native_ca=False)
+    plan = plan_machine(desired(import_native_ca=True), 'present', facts, caps('6.1.1'), LINUX)
+    assert actions(plan) == expected
+    assert [a['argv'] for a in plan.actions if a['action'] == 'set'] == [
+        ['machine', 'set', '--import-native-ca=true', 'rec-a']]
+    assert plan.before['import_native_ca'] is False and plan.after['import_native_ca'] is True
+    same = plan_machine(desired(import_native_ca=False), 'present', facts, caps('6.1.1'), LINUX)
+    assert same.actions == []
+
+
+@pytest.mark.parametrize('release', ['4.3.1', '5.4.2', '5.8.6'])
+@pytest.mark.parametrize('exists', [False, True])
+def test_import_native_ca_is_refused_by_name_before_podman_6(release, exists):
+    facts = facts_of(release, import_native_ca=False) if exists else None
+    plan = plan_machine(desired(import_native_ca=True, image='/i.qcow2'), 'present', facts, caps(release), LINUX)
+    assert plan.refusal == ('import_native_ca needs Podman 6.0 or later; this is Podman %s: remove the option or use '
+                            'a newer podman' % release)
