@@ -16,10 +16,11 @@ except ImportError:  # pragma: no cover
     pass
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from ansible.module_utils.common.parameters import PASS_VARS
 
 from ansible_collections.machinist.podman.plugins.module_utils._ignition import config as I
 from ansible_collections.machinist.podman.plugins.modules import ignition_config
+from ansible_collections.machinist.podman.tests.unit.conftest import module_args
 
 OPTION_HASH = '$6$optsalt$OptionHashFromTheVault'
 BASE_HASH = '$6$basesalt$HashThatPodmanOrAUserPutInTheBase'
@@ -30,9 +31,14 @@ BASE_PROXY_PASSWORD = 'BaseProxyPa55'
 CONTENT = 'registry-token-Zq8vK2'
 
 
+# The invocation is in the result as the controller asks for it: ansible-core 2.20 and later add it only when
+# asked (_ansible_inject_invocation, which 2.19 and earlier do not know and refuse).
+INVOCATION = {'_ansible_inject_invocation': True} if 'inject_invocation' in PASS_VARS else {}
+
+
 def run(capsys, args, diff=False, check=False):
-    args = dict(args, _ansible_diff=diff, _ansible_check_mode=check)
-    with patch_module_args(args):
+    args = dict(args, _ansible_diff=diff, _ansible_check_mode=check, **INVOCATION)
+    with module_args(args):
         with pytest.raises(SystemExit):
             ignition_config.main()
     out = capsys.readouterr().out

@@ -7,7 +7,6 @@ session, and nothing signalled that ended in time."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -17,18 +16,17 @@ from ansible.module_utils import basic
 
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import LocalRunner
 from ansible_collections.machinist.podman.plugins.plugin_utils import _local
+from ansible_collections.machinist.podman.tests.unit.conftest import module_args
 
 ODD = ['plain', 'with space', "it's", '$HOME', '~', '~/x', '`id`', '$(id)', 'ü', '*', '-n', '']
 
 
 @pytest.fixture(params=['module', 'controller'])
-def run_command(request, monkeypatch):
+def run_command(request):
     if request.param == 'controller':
         return _local.run_command
-    monkeypatch.setattr(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': {}}).encode())
-    if hasattr(basic, '_ANSIBLE_PROFILE'):  # ansible-core 2.19 and later
-        monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
-    return basic.AnsibleModule(argument_spec={}).run_command
+    with module_args({}):
+        return basic.AnsibleModule(argument_spec={}).run_command
 
 
 def alive(pid):
