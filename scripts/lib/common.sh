@@ -14,8 +14,9 @@ MACHINIST_BIN=$MACHINIST_CACHE/bin
 MACHINIST_SHARE=${MACHINIST_SHARE:-/var/tmp/machinist}
 
 # Podman versions under test: label -> how to reach that podman. "host" is Debian 12's own
-# podman; the others run from a Debian root filesystem built with debootstrap.
-MACHINIST_SUITES="trixie sid"
+# podman (4.3.1); the others run from a Debian root filesystem built with debootstrap: trixie (5.4),
+# sid (5.8) and experimental (sid with experimental's podman 6.1).
+MACHINIST_SUITES="trixie sid experimental"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -2,7 +2,7 @@
 # Build (or reuse) a Debian root filesystem that carries another Podman release, and the small
 # root-owned helper that runs that podman as the unprivileged test user.
 #
-#   scripts/lib/rootfs.sh SUITE      (as root; SUITE is trixie for podman 5.4, sid for 5.8)
+#   scripts/lib/rootfs.sh SUITE      (as root; SUITE is trixie for podman 5.4, sid for 5.8, experimental for 6.1)
 #
 # The root filesystem is cached under $MACHINIST_CACHE/rootfs/SUITE-KEY, KEY being a hash of this
 # script and the package list, so it is rebuilt only when the recipe changes. A build that fails
@@ -11,15 +11,22 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
-require_root
+require_root "$@"
 
 suite=${1:?usage: rootfs.sh SUITE}
 # Only what `podman machine` needs on the client side: podman itself, qemu-img for disk resizes,
 # ssh-keygen for the machine key, and the qemu system emulator plus gvproxy for real starts.
 packages=podman,qemu-utils,qemu-system-x86,gvproxy,openssh-client,passwd,procps,ca-certificates,uidmap,crun,conmon
+# "experimental" is sid with podman from Debian experimental (6.x): debootstrap makes sid, then apt
+# takes podman and what it needs from experimental, the rest staying sid's.
+# It is also the newest controller: Python (sid's) for the ansible-core releases that Debian 12's
+# Python 3.11 cannot run (scripts/lib/controller.sh makes their virtual environments in it).
+base=$suite
+[ "$suite" != experimental ] || { base=sid; packages=$packages,python3-venv,zstd,xz-utils,ignition; }
 # The key covers what the debootstrap result depends on (suite, packages, the steps after it),
 # not this script's wording. Bump the recipe number when the steps below change.
 recipe=1
+[ "$suite" != experimental ] || recipe="1 experimental podman"
 key=$(content_key "$suite" "$packages" "recipe $recipe")
 dest=$MACHINIST_CACHE/rootfs/$suite-$key
 
@@ -31,7 +38,15 @@ else
     mkdir -p "$MACHINIST_CACHE/rootfs"
     rm -rf "$dest.partial"
     mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-    debootstrap --variant=minbase --include="$packages" "$suite" "$dest.partial" "$mirror"
+    debootstrap --variant=minbase --include="$packages" "$base" "$dest.partial" "$mirror"
+    if [ "$suite" = experimental ]; then
+        # The mirror's Release files for sid and experimental are past their Valid-Until date.
+        echo "deb $mirror experimental main" >"$dest.partial/etc/apt/sources.list.d/experimental.list"
+        chroot "$dest.partial" apt-get -o Acquire::Check-Valid-Until=false update -qq
+        DEBIAN_FRONTEND=noninteractive chroot "$dest.partial" apt-get -o Acquire::Check-Valid-Until=false \
+            install -y -qq --no-install-recommends -t experimental podman
+        chroot "$dest.partial" apt-get clean
+    fi
     # gvproxy reads /etc/hosts; minbase ships none.
     [ -e "$dest.partial/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' >"$dest.partial/etc/hosts"
     rm -rf "$dest.partial/var/cache/apt/archives"/*.deb

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a bootable Podman machine OS image from Debian packages, for tests and offline use.
 #
-#   sudo scripts/machine-image/build.sh SUITE      bookworm (podman 4.3.1 guest) or trixie (5.4.2)
+#   scripts/machine-image/build.sh SUITE      bookworm (podman 4.3.1 guest), trixie (5.4.2) or experimental
+#                                             (sid with Debian experimental's podman 6.1)
 #
 # Prints the image's path. The image is a compressed qcow2 (MBR, one ext4 partition labelled
 # podman-root, extlinux) that boots under qemu's default BIOS from podman's -drive if=virtio. On
@@ -15,16 +16,21 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/common.sh"
 require_root "$@"
-suite=${1:?usage: build.sh bookworm|trixie}
+suite=${1:?usage: build.sh bookworm|trixie|experimental}
 
 packages=linux-image-cloud-amd64,initramfs-tools,systemd-sysv,udev,dbus,dbus-user-session,libpam-systemd
 packages+=,openssh-server,sudo,iproute2,kmod,ca-certificates,e2fsprogs,cloud-guest-utils,fdisk,procps,less
 packages+=,ignition,podman,crun,conmon,netavark,aardvark-dns,catatonit,golang-github-containers-common,uidmap
 packages+=,slirp4netns,fuse-overlayfs,iputils-ping
+base=$suite
 case $suite in
     bookworm) packages+=,iptables ;;
     trixie) packages+=,nftables,passt ;;
-    *) die "unknown suite $suite: bookworm (podman 4.3.1) or trixie (podman 5.4.2)" ;;
+    # sid, then podman and what it needs from experimental (step 2). sid's kernel pulls dracut, which
+    # conflicts with initramfs-tools: the initramfs is dracut's there (generic, not host-only: it is built
+    # in a chroot for another machine).
+    experimental) packages+=,nftables,passt; packages=${packages/initramfs-tools/dracut}; base=sid ;;
+    *) die "unknown suite $suite: bookworm (podman 4.3.1), trixie (podman 5.4.2) or experimental (podman 6.1)" ;;
 esac
 mapfile -t overlay_files < <(find "$here/overlay" -type f | sort)
 key=$(content_key "$0" "$packages" "${overlay_files[@]}")
@@ -53,7 +59,8 @@ mkdir -p "$work/mnt" "$images"
 start=$SECONDS
 
 log "[1/4] debootstrap $suite with podman, systemd, sshd and ignition (about 2 minutes)"
-debootstrap --variant=minbase --include="$packages" "$suite" "$root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" |
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+debootstrap --variant=minbase --include="$packages" "$base" "$root" "$mirror" |
     grep --line-buffered -E '^I: (Retrieving|Configuring|Base)' | awk 'NR % 25 == 1 || /Base/ {print; fflush()}'
 
 log "[2/4] configure the guest ($((SECONDS - start))s so far)"
@@ -69,6 +76,20 @@ rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
 mkdir -p "$root/var/lib" && touch "$root/var/lib/remove-moby.stamp"
 sed -i 's|^SHELL=.*|SHELL=/bin/bash|' "$root/etc/default/useradd"
 for m in proc sys dev dev/pts; do mount --bind "/$m" "$root/$m"; done
+if [ "$suite" = experimental ]; then
+    # The mirror's Release files for sid and experimental are past their Valid-Until date.
+    echo "deb $mirror experimental main" >"$root/etc/apt/sources.list.d/experimental.list"
+    chroot "$root" apt-get -o Acquire::Check-Valid-Until=false update -qq
+    DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get -o Acquire::Check-Valid-Until=false install -y -qq \
+        --no-install-recommends -t experimental podman >/dev/null
+    rm "$root/etc/apt/sources.list.d/experimental.list"
+    # Podman's Ignition disables Fedora CoreOS's zincati.service. Debian's ignition does that with systemctl
+    # disable, which sid's systemd (262) fails for a unit that does not exist, and the files stage with it (seen
+    # in the first 6.1.1 boot): a stand-in that does nothing lets it be disabled.
+    printf '%s\n' '[Unit]' 'Description=Stand-in for Fedora CoreOS zincati (podman disables it)' '' '[Service]' \
+        'Type=oneshot' 'ExecStart=/bin/true' '' '[Install]' 'WantedBy=multi-user.target' \
+        >"$root/etc/systemd/system/zincati.service"
+fi
 chroot "$root" /bin/bash -euc '
     systemctl enable systemd-networkd.service podman-machine-firstboot.service podman-machine-growroot.service ssh.service
     systemctl mask systemd-firstboot.service systemd-networkd-wait-online.service
@@ -79,11 +100,13 @@ chroot "$root" /bin/bash -euc '
         apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service \
         fstrim.timer getty@tty1.service 2>/dev/null || true
     passwd -l root >/dev/null
-    update-initramfs -u -k all >/dev/null 2>&1
+    if command -v dracut >/dev/null; then dracut --force --no-hostonly --regenerate-all >/dev/null 2>&1
+    else update-initramfs -u -k all >/dev/null 2>&1; fi
     apt-get clean
     rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/*.log
 '
 for m in dev/pts dev sys proc; do umount "$root/$m"; done
+guest_podman=$(chroot "$root" dpkg-query -W -f='${Version}' podman)
 
 log "[3/4] pack a bootable disk ($((SECONDS - start))s so far)"
 raw=$work/disk.raw
@@ -117,5 +140,5 @@ mv "$image.partial" "$image"
 rm -rf --one-file-system "$work"
 for old in "$images/podman-machine-$suite"-*.x86_64.qcow2; do [ "$old" = "$image" ] || rm -f "$old"; done
 ln -sfn "$(basename "$image")" "$link"
-log "machine image $suite built in $((SECONDS - start))s: $image ($(du -h "$image" | cut -f1))"
+log "machine image $suite built in $((SECONDS - start))s: $image ($(du -h "$image" | cut -f1)), podman $guest_podman"
 echo "$link"
