@@ -95,8 +95,8 @@ options:
       - Whether the machine imports this host's trusted CA certificates at every boot (the Linux trust store, the
         macOS keychain, the Windows certificate store), so that pulls through a TLS-intercepting proxy work.
         Podman 6.0 and later (C(--import-native-ca) at init and set); refused by name on older versions.
-      - Podman keeps it in the machine's own JSON file, not in C(inspect): the module reads that file when the option
-        is given. A change stops a running machine, sets it and starts the machine again, as other settings do.
+      - Podman keeps it in the machine's own JSON file, not in C(inspect), so the module reads that file when the
+        option is given. A change stops a running machine, sets it and starts the machine again, as other settings do.
     type: bool
   default_connection:
     description:
@@ -107,8 +107,8 @@ options:
       - V(false) leaves the default as it is. On Podman 6 init and start get C(--update-connection=false), so a new
         machine never becomes the default. Podman 4 and 5 make the first machine of a user the default at init and
         cannot be told not to; the task then warns.
-      - Unset, podman decides as it does with no terminal on standard input (which the module never gives it): the
-        first machine becomes the default, and Podman 6 does not ask. Only a task that sets it reads the connections
+      - Unset, podman decides as it does with no terminal on standard input (which the module never gives it), so
+        the first machine becomes the default, and Podman 6 does not ask. Only a task that sets it reads the connections
         (one more podman call).
     type: bool
   image:

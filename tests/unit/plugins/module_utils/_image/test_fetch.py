@@ -93,7 +93,7 @@ def test_resuming_feeds_the_kept_bytes_first(tmp_path):
     part = tmp_path / 'part'
     part.write_bytes(data[:100000])
     got = stream_to(chunks(data[100000:]), 'xz', str(tmp_path / 'disk'), expected_sha256=sha(data),
-                          resume_bytes=str(part))
+                    resume_bytes=str(part))
     assert got[1] == sha(DISK)
 
 

@@ -534,8 +534,8 @@ def test_import_native_ca_is_read_from_the_machines_own_file(config, changed, tm
     monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c, runner = client('6.1.1', [(['machine', 'inspect'], 'inspect_stopped')], tmp_path)
     runner.config = config
-    result = Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a', 'import_native_ca': True}),
-                                                     'present')
+    wanted = desired_from_params({'name': 'rec-a', 'import_native_ca': True})
+    result = Converger(c, check_mode=True).converge(wanted, 'present')
     assert result['changed'] is changed
     assert result['diff']['before']['import_native_ca'] is (not changed)
     plain = Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a'}), 'present')
