@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
 from ansible_collections.machinist.podman.plugins.module_utils._machine import facts as machine_facts
+from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import default_provider
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,16 +29,21 @@ def gather(client: MachineClient, patterns: Sequence[str] | None = None, provide
     warnings = []
     client.check_provider(provider)
     env = cmds.provider_env(provider)
-    if all_providers and not client.caps.has('list_all_providers'):
+    every = client.caps.has('list_every_provider')
+    if all_providers and not every and not client.caps.has('list_all_providers'):
         warnings.append('all_providers: %s; listing the current provider\'s machines only'
                         % client.caps.missing('list_all_providers'))
     listed = client.list(env=env, all_providers=all_providers)
+    if every and not all_providers:
+        # Podman 6 lists every provider's machines: keep the current provider's, as earlier versions list.
+        current = provider or default_provider(client.host['os'], client.caps.version.major)
+        listed = [m for m in listed if (m.get('provider') or current) == current]
     if patterns:
         listed = [m for m in listed if any(fnmatch.fnmatchcase(m['name'], p) for p in patterns)]
     # inspect sees one provider at a time: ask each provider about its own machines.
     by_provider = {}
     for m in listed:
-        by_provider.setdefault(m.get('provider') if all_providers else provider, []).append(m)
+        by_provider.setdefault(m.get('provider') if (all_providers or every) else provider, []).append(m)
     machines = []
     for prov, members in sorted(by_provider.items(), key=lambda kv: kv[0] or ''):
         inspected = client.inspect([m['name'] for m in members], env=cmds.provider_env(prov) or env)

@@ -45,6 +45,9 @@ FEATURES = {
     'restart': ((6, 1, 0), None),
     # podman machine list
     'list_all_providers': ((5, 3, 0), (6, 0, 0)),
+    # 6.0 and later list every provider's machines, always, and read no CONTAINERS_MACHINE_PROVIDER there
+    # (seen on 6.1.1: an unknown provider in it lists with rc 0)
+    'list_every_provider': ((6, 0, 0), None),
     # disk images named <machine>_<file> (4.x) or <machine>-<arch>.<ext> (5.x): before this a
     # local image's basename is the disk's name, so two machines made from one file share a disk
     # and removing one deletes the other's (containers/podman#17784, seen on 4.3.1)

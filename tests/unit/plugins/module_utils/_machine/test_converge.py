@@ -12,6 +12,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._host.runner impo
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import MachineClient, MachineError
 from ansible_collections.machinist.podman.plugins.module_utils._machine.converge import Converger
+from ansible_collections.machinist.podman.plugins.module_utils._machine.info import gather
 from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import desired_from_params
 from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
 from ansible_collections.machinist.podman.tests.unit.conftest import recorded, set_cpus
@@ -226,7 +227,6 @@ def test_podman_4_machine_under_podman_5(tmp_path, monkeypatch):
 
 def test_info_warns_about_podman_4_machines_that_list_skips(tmp_path, monkeypatch):
     # What podman 5.4.2 printed here for a machine made by 4.3.1: exit 0, an empty list, a log line.
-    from ansible_collections.machinist.podman.plugins.module_utils._machine.info import gather
     monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     stderr = ('time="2026-11-23T16:49:01Z" level=error msg="incompatible machine config '
               '\\"/home/u/.config/containers/podman/machine/qemu/old4.json\\" (old4) for this version of Podman"\n')
@@ -540,3 +540,31 @@ def test_import_native_ca_is_read_from_the_machines_own_file(config, changed, tm
     assert result['diff']['before']['import_native_ca'] is (not changed)
     plain = Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a'}), 'present')
     assert 'import_native_ca' not in plain['diff']['before']
+
+
+def listed_with_a_second_provider(version):
+    """The recorded list of two machines, the second made to say it is libkrun's (as a Mac's list shows)."""
+    entries = json.loads(recorded(version, 'list_two')['stdout'])
+    entries[1]['VMType'] = 'libkrun'
+    return CommandResult([], 0, json.dumps(entries), '', 0)
+
+
+@pytest.mark.parametrize('all_providers', [False, True])
+def test_podman_6_lists_every_provider_and_info_keeps_what_was_asked(all_providers, tmp_path, monkeypatch):
+    """6.x's list shows every provider's machines with or without a flag (--all-providers is gone): no warning,
+    and without all_providers only the current provider's machines, as 5.x lists them."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('6.1.1', [(['machine', 'list'], listed_with_a_second_provider('6.1.1')),
+                                 (['machine', 'inspect'], 'inspect_two')], tmp_path)
+    machines, warnings = gather(c, all_providers=all_providers)
+    assert warnings == []
+    assert [m['name'] for m in machines] == (['rec-a', 'rec-b'] if all_providers else ['rec-a'])
+    assert all('--all-providers' not in argv for argv in runner.commands())
+
+
+def test_all_providers_before_5_3_warns_and_lists_the_current_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('4.3.1', [(['machine', 'list'], 'list_two'), (['machine', 'inspect'], 'inspect_two')], tmp_path)
+    machines, warnings = gather(c, all_providers=True)
+    assert [m['name'] for m in machines] == ['rec-a', 'rec-b']
+    assert warnings and warnings[0].startswith('all_providers: list_all_providers needs Podman 5.3')
