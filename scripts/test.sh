@@ -13,6 +13,7 @@
 #   scripts/test.sh unit -k plan                  to pytest (a test file, -k, -x, ...)
 #   scripts/test.sh sanity --test pep8            to ansible-test sanity
 #   PODMANS=host scripts/test.sh integration podman_machine    only these integration targets
+#   CONTROLLERS=2.21 CONTROLLER_PARTS=sanity scripts/test.sh controllers    one release, one part
 #
 # The collection is built from the checkout as it is (ansible-galaxy) and installed from the tarball
 # before any suite runs; every test runs against that installed copy. The last line counts the suites:
@@ -21,23 +22,30 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root "$@"
-known=" build unit sanity docs integration api images e2e "
+known=" build unit sanity docs integration controllers api images e2e "
 args=()
 if [ $# -gt 1 ] && [[ "$known" == *" $1 "* ]] && [[ "$known" != *" $2 "* ]]; then
     suites=$1
     args=("${@:2}")
 else
-    suites=${*:-build unit sanity docs integration api images e2e}
+    suites=${*:-build unit sanity docs integration controllers api images e2e}
 fi
-PODMANS=${PODMANS:-host $MACHINIST_SUITES}
+# podman 6.1 (the experimental root filesystem) runs its integration targets under ansible-core 2.21, inside
+# that root filesystem (the controllers suite), rather than here under 2.19 as well.
+PODMANS=${PODMANS:-host trixie sid}
 
 bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
 
 work=$MACHINIST_SHARE/work
 collection=$work/collections/ansible_collections/machinist/podman
+# The controllers' suite runs in a copy of its own, installed from the same tarball, so that it can run
+# beside another suite (each ansible-test writes its own integration_config.yml and tests/output there).
+controllers_collection=$work/collections-controllers/ansible_collections/machinist/podman
 passed=0
 failed=0
 failures=()
+controllers_beside=
+controllers_pid=
 suite() {
     local name=$1
     shift
@@ -68,8 +76,10 @@ readme_commands() {
     chmod 755 "$bin"
     out=$(runuser -u "$MACHINIST_USER" -- env -i PATH="$bin" bash "$repo/$(sed -n 1p <<<"$cmds" | cut -d' ' -f1)" 2>&1) || rc=$?
     rm -rf "$bin"
-    [ "$rc" = 1 ] && grep -q 'run it as root' <<<"$out" ||
-        { echo "a user without root or sudo was not told to run the set-up as root (rc $rc): $out"; return 1; }
+    if [ "$rc" != 1 ] || ! grep -q 'run it as root' <<<"$out"; then
+        echo "a user without root or sudo was not told to run the set-up as root (rc $rc): $out"
+        return 1
+    fi
 }
 
 build() {
@@ -131,13 +141,22 @@ stop_running() {
     done
 }
 
+# The machine OS image whose podman matches the client's: Debian 12's for 4.3.1, Debian 13's for 5.x,
+# sid with experimental's podman for 6.1.
+guest_of() {
+    case $1 in
+        host) echo bookworm ;;
+        experimental) echo experimental ;;
+        *) echo trixie ;;
+    esac
+}
+
 # integration LABEL TARGET...: run targets against one podman (host: Debian 12's; else a root filesystem's).
 integration() {
     local label=$1 exe=podman root='' image
     shift
     [ "$label" = host ] || { exe=$MACHINIST_BIN/podman-$label; root=$(readlink -f "$MACHINIST_CACHE/rootfs/$label"); }
-    # The machine OS image whose podman matches the client: Debian 12's for 4.3.1, Debian 13's for 5.x.
-    image=$MACHINIST_CACHE/images/podman-machine-$([ "$label" = host ] && echo bookworm || echo trixie).x86_64.qcow2
+    image=$MACHINIST_CACHE/images/podman-machine-$(guest_of "$label").x86_64.qcow2
     cat >"$collection/tests/integration/integration_config.yml" <<EOF
 ---
 podman_executable: $exe
@@ -189,6 +208,103 @@ roles_e2e() {
     return $rc
 }
 
+# run_in WHERE VENV COMMAND...: as the test user in the installed collection's folder, with VENV's
+# programs first on PATH; WHERE is host, or a podman root filesystem (its own podman, its own Python),
+# which gets the shared folder and the machine images at the same paths, as enter-rootfs does.
+run_in() {
+    local where=$1 venv=$2 root uid gid m
+    shift 2
+    if [ "$where" = host ]; then
+        (cd "$controllers_collection" && as_user env PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" "$@")
+        return
+    fi
+    root=$(readlink -f "$MACHINIST_CACHE/rootfs/$where")
+    # /dev/shm too: ansible-playbook's multiprocessing needs it.
+    for m in proc sys dev dev/pts dev/shm "${MACHINIST_SHARE#/}" "${MACHINIST_CACHE#/}/images"; do
+        mkdir -p "$root/$m"
+        mountpoint -q "$root/$m" || mount --bind "/$m" "$root/$m"
+    done
+    mount -o remount,bind,ro "$root$MACHINIST_CACHE/images" 2>/dev/null || true
+    uid=$(id -u "$MACHINIST_USER")
+    gid=$(id -g "$MACHINIST_USER")
+    install -d -o "$uid" -g "$gid" -m 0700 "$MACHINIST_SHARE/run-$where"
+    # shellcheck disable=SC2016 # the inner shell's own arguments
+    chroot --userspec="$uid:$gid" "$root" /usr/bin/env -i HOME="/home/$MACHINIST_USER" USER="$MACHINIST_USER" \
+        LOGNAME="$MACHINIST_USER" PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
+        XDG_RUNTIME_DIR="$MACHINIST_SHARE/run-$where" TMPDIR="$MACHINIST_SHARE/tmp" \
+        ${CI:+CI=$CI} /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$controllers_collection" "$@"
+}
+
+# controller RELEASE: ansible-core RELEASE as the controller (scripts/lib/controller.sh): the unit
+# tests, that release's own ansible-test sanity (no ignore file), and the integration targets of
+# podman_machine, podman_machine_info and ignition_config on the module path and the controller-side path.
+# 2.17 (the floor requires_ansible states) runs on Debian 12's Python against podman 5.8.6 (the sid root
+# filesystem); 2.21 runs inside the experimental root filesystem, on its Python, against its podman 6.1.1.
+controller() {
+    local release=$1 where venv python label exe root='' p side collection=$controllers_collection
+    # CONTROLLER_PARTS="unit sanity" runs only those parts.
+    local parts
+    read -ra parts <<<"${CONTROLLER_PARTS:-unit sanity integration}"
+    read -r where venv < <(bash "$repo/scripts/lib/controller.sh" "$release" | tail -n 1) || return 1
+    [ -n "$venv" ] || return 1
+    python=$(run_in "$where" "$venv" python -c 'import sys; print("%d.%d" % sys.version_info[:2])') || return 1
+    run_in "$where" "$venv" ansible --version | head -n 1
+    for p in "${parts[@]}"; do
+        case $p in
+            unit)
+                run_in "$where" "$venv" env PYTHONPATH="$work/collections-controllers" PYTHONDONTWRITEBYTECODE=1 \
+                    HYPOTHESIS_STORAGE_DIRECTORY="$MACHINIST_SHARE/tmp/hypothesis-$release" \
+                    MACHINIST_REQUIRE_IGNITION_VALIDATE=1 python -m pytest -p no:cacheprovider -q tests/unit || return 1 ;;
+            sanity)
+                [ ! -e "$collection/tests/sanity" ] || { echo "tests/sanity/ must not exist: no ignore entries"; return 1; }
+                run_in "$where" "$venv" ansible-test sanity --local --python "$python" --color no || return 1 ;;
+            integration)
+                if [ "$where" = host ]; then
+                    label=sid exe=$MACHINIST_BIN/podman-sid root=$(readlink -f "$MACHINIST_CACHE/rootfs/sid")
+                else
+                    label=$where exe=podman root=''
+                fi
+                for side in false true; do
+                    printf '%s\n' --- "podman_executable: $exe" "podman_label: $label-$release" "podman_root: \"$root\"" \
+                        "machine_image: $MACHINIST_CACHE/images/podman-machine-trixie.x86_64.qcow2" \
+                        "machinist_share: $MACHINIST_SHARE" "machinist_podman_controller_side: $side" \
+                        >"$collection/tests/integration/integration_config.yml"
+                    chown "$MACHINIST_USER" "$collection/tests/integration/integration_config.yml"
+                    echo "integration, ansible-core $release, podman $label, controller-side path: $side"
+                    run_in "$where" "$venv" ansible-test integration --local --python "$python" --allow-destructive \
+                        --color no podman_machine podman_machine_info ignition_config || return 1
+                done ;;
+            *) echo "controller: unknown part $p (unit, sanity, integration)"; return 1 ;;
+        esac
+    done
+}
+
+# The controllers' releases one after another, each one's output in a log and its exit status and time in a
+# file, so that the whole can run in the background beside a booted suite; controllers_done reads them back.
+controllers_run() {
+    local r start rc
+    for r in ${CONTROLLERS:-2.17 2.21}; do
+        start=$SECONDS
+        rc=0
+        controller "$r" >"$MACHINIST_SHARE/logs/controller-$r.log" 2>&1 || rc=$?
+        echo "$rc $((SECONDS - start))" >"$MACHINIST_SHARE/logs/controller-$r.status"
+    done
+}
+controller_result() {  # controller_result RELEASE: its log, then its exit status as the suite's
+    local rc secs
+    cat "$MACHINIST_SHARE/logs/controller-$1.log"
+    read -r rc secs <"$MACHINIST_SHARE/logs/controller-$1.status" || { echo "no result for ansible-core $1"; return 1; }
+    echo "(ran for ${secs}s)"
+    return "$rc"
+}
+controllers_done() {
+    local r
+    for r in ${CONTROLLERS:-2.17 2.21}; do
+        suite "ansible-core $r as the controller: ${CONTROLLER_PARTS:-unit, sanity, integration on both paths}" \
+            controller_result "$r"
+    done
+}
+
 # Every suite tests the checkout as it is: the collection is built and installed first, once.
 case " $suites " in
     *" build "*) ;;
@@ -218,20 +334,46 @@ for s in $suites; do
                 EXTRA_CONFIG='machinist_podman_controller_side: true' suite \
                     "integration against podman $p, controller-side path" integration "$p" "${targets[@]}"
             done ;;
+        controllers)
+            install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
+                die "the collection does not install for the controllers' suite"
+            rm -f "$MACHINIST_SHARE/logs"/controller-*.status
+            # Beside the booted suite of Debian 12's podman when that runs too: they share no podman, no home
+            # and no collection folder, and a boot mostly waits on the emulated CPU. Else here and now.
+            case " $suites " in
+                *" e2e "*)
+                    case " ${E2E_PODMANS:-host} " in
+                        *" host "*) controllers_beside=1; continue ;;
+                    esac ;;
+            esac
+            controllers_run
+            controllers_done ;;
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image "${args[@]}" ;;
         e2e)
-            # Real boots take minutes under emulation: the host's 4.3.1 and 5.4 (the image's guest version).
-            for p in ${E2E_PODMANS:-host trixie}; do
+            # Real boots take minutes under emulation: the host's 4.3.1, 5.4 and 6.1, each with a guest of its
+            # own version. The roles' scenario runs with 4.3.1 and 5.4.
+            for p in ${E2E_PODMANS:-host trixie experimental}; do
+                if [ "$p" = host ] && [ -n "$controllers_beside" ]; then
+                    log "the controllers' suite runs in the background beside the booted suite of podman host"
+                    controllers_run &
+                    controllers_pid=$!
+                fi
                 stop_running "$p"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
+                [ "$p" != experimental ] || continue
                 # The module path with 4.3.1, the controller-side path (what Windows targets get) with 5.4.2.
                 path=module
                 [ "$p" = host ] || path=controller
                 suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman $p, $path path)" \
                     roles_e2e "$p" "$path"
+                if [ "$p" = host ] && [ -n "$controllers_pid" ]; then
+                    wait "$controllers_pid"
+                    controllers_pid=
+                    controllers_done
+                fi
             done ;;
-        *) die "unknown suite $s (build, unit, sanity, docs, integration, api, images, e2e)" ;;
+        *) die "unknown suite $s (build, unit, sanity, docs, integration, controllers, api, images, e2e)" ;;
     esac
 done
 

@@ -39,7 +39,7 @@ LAYERS = [
     ('module_utils/_tasks', 6, 'what each module does with its options, for the module path and the controller-side '
                                'path, and the one way a task fails'),
     ('plugin_utils', 7, 'controller-only code: the controller-side path, the sh and PowerShell scripts it sends, '
-                        'its runner, the target-side image fetch'),
+                        'its runner, the programs it starts itself, the target-side image fetch'),
 ]
 RANK = dict((name, rank) for name, rank, _what in LAYERS)
 
