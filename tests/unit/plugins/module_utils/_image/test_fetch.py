@@ -268,14 +268,18 @@ def test_every_stream_of_a_sparse_concatenation_comes_in_bounded_pieces(kind):
 def children_named(name):
     found = []
     for task in os.listdir('/proc/self/task'):
-        with open('/proc/self/task/%s/children' % task) as f:
-            for pid in f.read().split():
-                try:
-                    with open('/proc/%s/comm' % pid) as c:
-                        if c.read().strip() == name:
-                            found.append(pid)
-                except OSError:
-                    pass
+        try:  # a thread (zstd's reader, say) may end between the listing and the read
+            with open('/proc/self/task/%s/children' % task) as f:
+                pids = f.read().split()
+        except FileNotFoundError:
+            continue
+        for pid in pids:
+            try:
+                with open('/proc/%s/comm' % pid) as c:
+                    if c.read().strip() == name:
+                        found.append(pid)
+            except OSError:
+                pass
     return found
 
 
