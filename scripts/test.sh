@@ -351,9 +351,10 @@ for s in $suites; do
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image "${args[@]}" ;;
         e2e)
-            # Real boots take minutes under emulation: the host's 4.3.1, 5.4 and 6.1, each with a guest of its
-            # own version. The roles' scenario runs with 4.3.1 and 5.4.
-            for p in ${E2E_PODMANS:-host trixie experimental}; do
+            # Real boots take minutes under emulation: the host's 4.3.1 and 5.4, each with a guest of its own
+            # version, and the roles' scenario with each. 6.1 (E2E_PODMANS=experimental, a 6.1.1 guest) boots, starts
+            # and answers SSH, but its guest's API socket does not answer over SSH yet (issue 14): not in the default.
+            for p in ${E2E_PODMANS:-host trixie}; do
                 if [ "$p" = host ] && [ -n "$controllers_beside" ]; then
                     log "the controllers' suite runs in the background beside the booted suite of podman host"
                     controllers_run &
