@@ -81,9 +81,10 @@ wait_for_jobs() {
     return $failed
 }
 bg_pids=()
-log "podman root filesystems ($MACHINIST_SUITES) and machine OS images (bookworm, trixie, experimental), side by side; cached"
+log "podman root filesystems ($MACHINIST_SUITES) and machine OS images (bookworm, trixie), side by side; cached"
 for suite in $MACHINIST_SUITES; do in_background "rootfs $suite" bash "$repo/scripts/lib/rootfs.sh" "$suite"; done
-for suite in bookworm trixie experimental; do
+# The experimental (6.1.1) guest is built by the e2e suite when asked for: no default suite boots it.
+for suite in bookworm trixie; do
     # shellcheck disable=SC2016 # the inner script's own arguments
     in_background "image $suite" bash -c 'bash "$1" "$2" >/dev/null' _ "$repo/scripts/machine-image/build.sh" "$suite"
 done

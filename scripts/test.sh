@@ -361,6 +361,8 @@ for s in $suites; do
                     controllers_pid=$!
                 fi
                 stop_running "$p"
+                [ "$p" != experimental ] || bash "$repo/scripts/machine-image/build.sh" experimental >/dev/null ||
+                    die "the experimental machine image does not build"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
                 [ "$p" != experimental ] || continue
                 # The module path with 4.3.1, the controller-side path (what Windows targets get) with 5.4.2.

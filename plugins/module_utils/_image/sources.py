@@ -661,10 +661,10 @@ def ensure(cache, art, verify='record', check_mode=False, progress_path=None, lo
             return {'changed': False, 'path': image, 'record': rec, 'cache_hit': True}
         progress = fetch.Progress(progress_path) if progress_path else None
         deadline = time.monotonic() + timeout
-
-        def run_program(argv):
-            return runner.run_program(argv, timeout=max(deadline - time.monotonic(), 1))
-        run_program = run_program if runner is not None else None
+        run_program = None
+        if runner is not None:
+            def run_program(argv):  # the zstd program, within what is left of the fetch's timeout
+                return runner.run_program(argv, timeout=max(deadline - time.monotonic(), 1))
         resumed = False
         if art.path:
             sha, usha, size = _decompress(art, art.path, image, max_size, run_program)

@@ -145,11 +145,7 @@ class MachineClient:
         for entry in entries:
             config = None
             if machine_facts.needs_machine_config(entry):
-                text = self.runner.read_text(machine_facts.from_inspect_v4(entry)['config_file'])
-                try:
-                    config = json.loads(text) if text else None
-                except ValueError:
-                    config = None
+                config = self._machine_config(machine_facts.from_inspect_v4(entry)['config_file'])
             facts = machine_facts.from_inspect(entry, config)
             found[facts['name']] = facts
         return found
@@ -171,12 +167,16 @@ class MachineClient:
         inspect does not. False before Podman 6 (no such setting); None when the file cannot be read."""
         if not self.caps.has('set_import_native_ca'):
             return False
-        text = self.runner.read_text(facts.get('config_file') or '') if facts.get('config_file') else None
-        try:
-            config = json.loads(text) if text else None
-        except ValueError:
-            config = None
+        config = self._machine_config(facts.get('config_file'))
         return bool(config.get('ImportNativeCA', False)) if isinstance(config, dict) else None
+
+    def _machine_config(self, path: str | None) -> Any:
+        """A machine's own JSON file, parsed; None when there is none or it cannot be read or parsed."""
+        text = self.runner.read_text(path) if path else None
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            return None
 
     def connections(self, env: dict[str, str] | None = None) -> builtins.list[dict[str, Any]]:
         """podman's system connections, as `system connection list --format json` prints them."""

@@ -123,8 +123,9 @@ class Converger:
                 self.client.store.pin_host_key(after['ssh']['port'], self._placed_key)
                 result['host_key_pinned'] = True
         result['machine'] = self.client.describe(after)
-        result['diff']['after'] = dict(machine_facts.managed_view(after), **{
-            k: v for k, v in plan.after.items() if k == 'default_connection'})
+        result['diff']['after'] = machine_facts.managed_view(after)
+        if 'default_connection' in plan.after:
+            result['diff']['after']['default_connection'] = plan.after['default_connection']
         return result
 
     def _apply_all(self, plan, desired, facts, applied):
