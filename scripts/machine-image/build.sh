@@ -89,6 +89,20 @@ if [ "$suite" = experimental ]; then
     printf '%s\n' '[Unit]' 'Description=Stand-in for Fedora CoreOS zincati (podman disables it)' '' '[Service]' \
         'Type=oneshot' 'ExecStart=/bin/true' '' '[Install]' 'WantedBy=multi-user.target' \
         >"$root/etc/systemd/system/zincati.service"
+    # Debian's podman 6.1.1 depends on netavark with no version and gets sid's 1.17, which cannot read the
+    # network options podman 6 hands it ("failed to load network options: invalid type: sequence, expected a
+    # map": podman 6 needs netavark 2, which Debian does not have). podman machine's Ignition gives the
+    # machine's user netns="bridge", which runs netavark; in this guest an override makes the default pasta,
+    # for podman's services (systemd's default environment, system and user) and for SSH sessions
+    # (pam_env). Published ports still reach the host: podman exposes them in gvproxy either way.
+    printf '%s\n' '# machinist test guest: see scripts/machine-image/build.sh' '[containers]' 'netns = "pasta"' \
+        >"$root/etc/containers/machinist-netns.conf"
+    for manager in system user; do
+        mkdir -p "$root/etc/systemd/$manager.conf.d"
+        printf '%s\n' "[Manager]" "DefaultEnvironment=CONTAINERS_CONF_OVERRIDE=/etc/containers/machinist-netns.conf" \
+            >"$root/etc/systemd/$manager.conf.d/machinist-netns.conf"
+    done
+    echo 'CONTAINERS_CONF_OVERRIDE=/etc/containers/machinist-netns.conf' >>"$root/etc/environment"
 fi
 chroot "$root" /bin/bash -euc '
     systemctl enable systemd-networkd.service podman-machine-firstboot.service podman-machine-growroot.service ssh.service
