@@ -135,6 +135,9 @@ options:
       - Host folders mounted in the machine, each C(SOURCE:TARGET[:OPTIONS]) with options V(ro), V(rw) or
         C(security_model=...). System folders of the machine (C(/etc), C(/usr), C(/var)...) cannot be targets.
       - Only used when the machine is created. V([]) means no mounts at all. Ignored by WSL.
+      - A qemu machine made by Podman 5 gets none of its volumes under Podman 6, which mounts them only with units
+        written into the machine's Ignition config at creation. The task says so in a warning, and when this option
+        declares one of those volumes it fails unless O(recreate=true), which makes the machine again with them.
     type: list
     elements: str
   timezone:

@@ -170,8 +170,20 @@ class MachineClient:
         config = self._machine_config(facts.get('config_file'))
         return bool(config.get('ImportNativeCA', False)) if isinstance(config, dict) else None
 
+    def unmounted_volumes(self, facts: dict[str, Any]) -> builtins.list[str]:
+        """The volumes that this podman leaves unmounted in a machine made by Podman 5: from 6.0 a qemu machine's
+        volumes are mounted by systemd units written into its Ignition config at init, which 5.x did not write.
+        Read from the machine's JSON and Ignition files, only where that can happen."""
+        if not self.caps.has('volume_mount_units') or facts.get('provider') != 'qemu':
+            return []
+        config = self._machine_config(facts.get('config_file'))
+        if not (isinstance(config, dict) and config.get('Mounts')):
+            return []
+        return machine_facts.volumes_without_mount_units(config, self._machine_config(facts.get('ignition_file')))
+
     def _machine_config(self, path: str | None) -> Any:
-        """A machine's own JSON file, parsed; None when there is none or it cannot be read or parsed."""
+        """A machine's own JSON file (its config, or its Ignition config), parsed; None when there is none or it
+        cannot be read or parsed."""
         text = self.runner.read_text(path) if path else None
         try:
             return json.loads(text) if text else None
@@ -188,6 +200,7 @@ class MachineClient:
     def describe(self, facts: dict[str, Any]) -> dict[str, Any]:
         """Facts as the modules return them."""
         out = dict(facts)
+        out.pop('volumes_unmounted', None)  # said in a warning (facts.volumes_lost_note)
         out['podman_version'] = str(self.caps.version)
         return out
 

@@ -72,6 +72,8 @@ class Converger:
         facts = found.get(name)
         if facts is not None and desired.get('import_native_ca') is not None:
             facts['import_native_ca'] = self.client.import_native_ca(facts)
+        if facts is not None and state != 'absent':
+            facts['volumes_unmounted'] = self.client.unmounted_volumes(facts)
         caps = self.client.caps
         record = self.client.store.load_record(facts) if (facts and self.client.store) else None
         if facts is None and state != 'absent':

@@ -267,3 +267,30 @@ def ssh_login(facts: dict[str, Any], as_root: bool = False) -> dict[str, Any] | 
         return None
     return {'host': '127.0.0.1', 'port': ssh['port'], 'user': 'root' if as_root else (ssh.get('user') or 'core'),
             'identity': ssh.get('identity_path')}
+
+
+def volumes_without_mount_units(machine_config: Any, ignition: Any) -> list[str]:
+    """The targets of a machine's volumes (its own JSON's Mounts) that its Ignition config mounts with no systemd
+    unit. Podman 6 mounts a qemu machine's volumes only with `.mount` units it writes into the Ignition config at
+    init (What= the mount's tag); Podman 5 wrote none and mounted them over SSH at every start. So under 6.x a
+    machine made by 5.x keeps its Mounts but gets none of them (seen with 5.8.6 and 6.1.1). [] when either file
+    is missing or not JSON, or every volume has its unit."""
+    mounts = machine_config.get('Mounts') if isinstance(machine_config, dict) else None
+    if not isinstance(mounts, list) or not mounts or not isinstance(ignition, dict):
+        return []
+    units = (ignition.get('systemd') or {}).get('units') or []
+    mounted = set()
+    for unit in units:
+        if isinstance(unit, dict) and str(unit.get('name', '')).endswith('.mount'):
+            for line in str(unit.get('contents') or '').splitlines():
+                if line.startswith('What='):
+                    mounted.add(line[len('What='):].strip())
+    return [m.get('Target') for m in mounts
+            if isinstance(m, dict) and m.get('Target') and m.get('Tag') not in mounted]
+
+
+def volumes_lost_note(name: str, version: Any, provider: str, targets: list[str]) -> str:
+    """What volumes_without_mount_units found, said: which machine, why, which volumes."""
+    return ('machine %s was made by Podman 5 or older: Podman %s mounts a %s machine\'s volumes with systemd units that '
+            'it writes into the machine\'s Ignition config when it creates it, and this machine has none, so %s %s '
+            'not mounted in it' % (name, version, provider, ', '.join(targets), 'is' if len(targets) == 1 else 'are'))

@@ -52,6 +52,12 @@ def gather(client: MachineClient, patterns: Sequence[str] | None = None, provide
             if facts is None:
                 # Listed but gone by the time we inspected it: report what list said.
                 facts = dict(listed_facts)
-            machines.append(client.describe(machine_facts.merge_list(facts, listed_facts)))
+            merged = machine_facts.merge_list(facts, listed_facts)
+            unmounted = client.unmounted_volumes(merged)
+            if unmounted:
+                warnings.append(machine_facts.volumes_lost_note(merged['name'], client.caps.version, merged['provider'],
+                                                                unmounted) +
+                                '. To get them back, remove it and create it again with the same volumes')
+            machines.append(client.describe(merged))
     machines.sort(key=lambda m: (m['name'], m.get('provider') or ''))
     return machines, warnings + client.warnings

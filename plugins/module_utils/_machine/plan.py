@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from ansible_collections.machinist.podman.plugins.module_utils._image.names import image_kind, strip_suffix
 from ansible_collections.machinist.podman.plugins.module_utils._machine import commands as cmds
-from ansible_collections.machinist.podman.plugins.module_utils._machine.facts import canonical_usb, managed_view
+from ansible_collections.machinist.podman.plugins.module_utils._machine.facts import canonical_usb, managed_view, volumes_lost_note
 from ansible_collections.machinist.podman.plugins.module_utils._machine.providers import (
     APPLE_SILICON,
     PROVIDERS,
@@ -29,7 +29,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._machine.provider
     provider_refusal,
     stop_to_set,
 )
-from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY
+from ansible_collections.machinist.podman.plugins.module_utils._machine.spec import INIT_ONLY, volume_target
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -289,6 +289,14 @@ def _plan_machine(desired, state, facts, caps, host, record, recreate, others):
     if unverified and not recreate:
         plan.warnings.append('%s: only used when a machine is created; machine %s was not created by this module, so '
                              'its value cannot be compared' % (', '.join(unverified), name))
+    unmounted = facts.get('volumes_unmounted') or []
+    if unmounted:
+        lost = volumes_lost_note(name, caps.version, provider, unmounted)
+        declared = {volume_target(v) for v in desired.get('volumes') or []}
+        if declared & set(unmounted):
+            refusals.append('volumes: ' + lost + '; ' + RECREATE_HINT)
+        elif not recreate:
+            plan.warnings.append(lost + '. To get them back, declare the volumes and ' + RECREATE_HINT)
 
     if refusals:
         if not recreate:

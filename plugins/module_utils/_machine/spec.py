@@ -113,14 +113,24 @@ def check_name(name, field='name'):
     return name
 
 
-def check_volume(volume):
-    if _CONTROL.search(volume):
-        raise SpecError('volumes entry %r: control characters (a newline, a tab) cannot be in a volume; write it as '
-                        'SOURCE:TARGET or SOURCE:TARGET:OPTIONS on one line' % volume)
+def _volume_parts(volume):
     parts = volume.split(':')
     # A Windows source such as C:\Users:/mnt/c (or C:/Users:/mnt/c) keeps its drive colon.
     if len(parts) >= 3 and len(parts[0]) == 1 and parts[0].isalpha() and parts[1].startswith(('\\', '/')):
         parts = [parts[0] + ':' + parts[1]] + parts[2:]
+    return parts
+
+
+def volume_target(volume: str) -> str:
+    """The target inside the machine of a volume that check_volume accepted."""
+    return _volume_parts(volume)[1]
+
+
+def check_volume(volume):
+    if _CONTROL.search(volume):
+        raise SpecError('volumes entry %r: control characters (a newline, a tab) cannot be in a volume; write it as '
+                        'SOURCE:TARGET or SOURCE:TARGET:OPTIONS on one line' % volume)
+    parts = _volume_parts(volume)
     if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
         raise SpecError('volumes entry %r must be SOURCE:TARGET or SOURCE:TARGET:OPTIONS' % volume)
     source, target = parts[0], parts[1]

@@ -29,10 +29,15 @@ FEATURES = {
     # kept in the machine's JSON, not shown by inspect (seen on 6.1.1: ImportNativeCA)
     'init_import_native_ca': ((6, 0, 0), None),
     'set_import_native_ca': ((6, 0, 0), None),
-    # CONTAINERS_MACHINE_PROVIDER selects the provider (4.3 ignores it). It works for every
-    # subcommand on every later version, 6.0 included, so it is the one mechanism we use (6.0's
-    # init --provider is not needed).
+    # CONTAINERS_MACHINE_PROVIDER selects the provider (4.3 ignores it). init reads it on every later version,
+    # 6.x included (seen on 6.1.1: an unknown value is refused there), and from 6.0 the other subcommands find
+    # a machine by name whatever its provider, so it is the one mechanism we use (6.0's init --provider is not
+    # needed). list is the exception: 6.x lists every provider and ignores it (list_every_provider).
     'provider_env': ((4, 6, 0), None),
+    # a qemu machine's volumes mounted by systemd units that init writes into its Ignition config; 5.x mounted
+    # them over SSH at every start, so a machine 5.x made has no units and 6.x mounts none of its volumes
+    # (seen with 5.8.6 and 6.1.1)
+    'volume_mount_units': ((6, 0, 0), None),
     # podman machine set
     'set_user_mode_networking': ((4, 6, 0), None),
     'set_usb': ((4, 8, 0), None),

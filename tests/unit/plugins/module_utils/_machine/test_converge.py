@@ -568,3 +568,59 @@ def test_all_providers_before_5_3_warns_and_lists_the_current_one(tmp_path, monk
     machines, warnings = gather(c, all_providers=True)
     assert [m['name'] for m in machines] == ['rec-a', 'rec-b']
     assert warnings and warnings[0].startswith('all_providers: list_all_providers needs Podman 5.3')
+
+
+def machine_files(version):
+    """What podman `version` wrote for a machine made with the volume /mnt/share: {suffix: content}."""
+    return {k: v['content'] for k, v in recorded(version, 'machine_files_volume')['files'].items()}
+
+
+def made_by(maker, tmp_path):
+    """A client of podman 6.1.1 whose machine rec-a has the JSON 6.1.1 writes for a machine with a volume and the
+    Ignition config that podman `maker` wrote when it made it."""
+    c, runner = client('6.1.1', [(['machine', 'inspect'], 'inspect_stopped'), (['machine', 'rm'], 'rm'),
+                                 (['machine', 'init'], 'init')], tmp_path)
+    files = {'json': machine_files('6.1.1')['json'], 'ign': machine_files(maker)['ign']}
+    runner.read_text = lambda path: files[path.rsplit('.', 1)[1]]
+    return c
+
+
+def test_volumes_a_podman_5_machine_loses_under_podman_6_are_named(tmp_path, monkeypatch):
+    """Podman 6 mounts a qemu machine's volumes only through units in its Ignition config, which 5.x did not write
+    (recorded from 5.8.6 and 6.1.1): the machine keeps its Mounts and gets none. Said, with the way out."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    result = Converger(made_by('5.8.6', tmp_path), check_mode=True).converge(
+        desired_from_params({'name': 'rec-a'}), 'present')
+    assert result['changed'] is False
+    assert len(result['warnings']) == 1
+    assert re.match(r"machine rec-a was made by Podman 5 or older: Podman 6\.1\.1 mounts a qemu machine's volumes "
+                    r"with systemd units .* /mnt/share is not mounted in it\. To get them back, declare the volumes "
+                    r"and set recreate: true", result['warnings'][0])
+    again = Converger(made_by('6.1.1', tmp_path / 'b'), check_mode=True).converge(
+        desired_from_params({'name': 'rec-a'}), 'present')
+    assert again['warnings'] == []
+
+
+def test_declared_volumes_a_podman_5_machine_lost_are_refused_or_recreated(tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    wanted = desired_from_params({'name': 'rec-a', 'volumes': ['/srv/share:/mnt/share']})
+    with pytest.raises(MachineError, match=r'^volumes: machine rec-a was made by Podman 5 or older: .* /mnt/share is '
+                                           r'not mounted in it; set recreate: true to remove and re-create'):
+        Converger(made_by('5.8.6', tmp_path), check_mode=True).converge(wanted, 'present')
+    result = Converger(made_by('5.8.6', tmp_path / 'b'), check_mode=True).converge(wanted, 'present', recreate=True)
+    assert [a['action'] for a in result['actions']] == ['rm', 'init']
+    # Under 5.x the same files mean nothing: 5.x mounts over SSH at every start.
+    c, runner = client('5.8.6', [(['machine', 'inspect'], 'inspect_stopped')], tmp_path / 'c')
+    runner.read_text = lambda path: machine_files('5.8.6')[path.rsplit('.', 1)[1]]
+    assert Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a'}), 'present')['warnings'] == []
+
+
+def test_info_names_the_volumes_a_podman_5_machine_lost(tmp_path, monkeypatch):
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c = made_by('5.8.6', tmp_path)
+    c.runner.answers.append((['machine', 'list'], 'list_two'))
+    machines, warnings = gather(c, patterns=['rec-a'])
+    assert [m['name'] for m in machines] == ['rec-a']
+    assert 'volumes_unmounted' not in machines[0]
+    assert len(warnings) == 1 and '/mnt/share is not mounted in it. To get them back, remove it' in warnings[0]
+

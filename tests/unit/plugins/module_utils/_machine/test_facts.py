@@ -149,3 +149,14 @@ LIST_6 = {'Name', 'Default', 'Created', 'Running', 'Starting', 'LastUp', 'Stream
 def test_6x_shapes_are_the_5_8_shapes():
     assert set(machine_facts.parse_json_array(recorded('5.8.6', 'inspect_stopped')['stdout'], 'x')[0]) == INSPECT_6
     assert set(json.loads(recorded('5.8.6', 'list_two')['stdout'])[0]) == LIST_6
+
+
+@pytest.mark.parametrize('maker, lost', [('5.8.6', ['/mnt/share']), ('6.1.1', [])])
+def test_volumes_without_mount_units(maker, lost):
+    """Recorded: 6.1.1 writes var-mnt-share.mount (What= the mount's tag) into the Ignition config; 5.8.6 does not."""
+    def files(version):
+        return {k: json.loads(v['content']) for k, v in recorded(version, 'machine_files_volume')['files'].items()}
+    assert machine_facts.volumes_without_mount_units(files('6.1.1')['json'], files(maker)['ign']) == lost
+    assert machine_facts.volumes_without_mount_units(files('6.1.1')['json'], None) == []
+    assert machine_facts.volumes_without_mount_units({'Mounts': []}, files('5.8.6')['ign']) == []
+    assert machine_facts.volumes_without_mount_units('not a dict', files('5.8.6')['ign']) == []
