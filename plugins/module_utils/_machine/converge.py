@@ -383,6 +383,16 @@ class Converger:
                 'cannot start machine %s: machine %s%s is running, and this provider runs one machine at a time. '
                 'Stop it first (podman_machine name=%s state=stopped), then start %s.%s'
                 % (name, other, where, other, name, podman_said(res)), res, blocking_machine=other)
+        if err.condition == podman_errors.NO_CONNECTION:
+            ssh = (self.client.inspect([name], env=action['env']).get(name) or {}).get('ssh') or {}
+            raise MachineError(
+                'cannot start machine %s: Podman %s starts a machine through its system connection %s, and there is '
+                'none: podman machine init adds no connection for a machine made with ignition_path. Add it, then '
+                'start again: podman system connection add %s --identity %s ssh://%s@127.0.0.1:%s/run/user/UID/podman/'
+                'podman.sock (UID: the id of that user in the machine).%s'
+                % (name, self.client.caps.version, err.details['connection'], err.details['connection'],
+                   ssh.get('identity_path') or 'KEY', ssh.get('user') or 'core', ssh.get('port') or 'PORT',
+                   podman_said(res)), res, condition=err.condition)
         self.client._fail_common(res, 'start machine %s' % name)
 
     def _init_failed(self, res, err, desired):

@@ -34,6 +34,7 @@ NOT_SUPPORTED = 'not_supported'
 WRONG_STATE = 'wrong_state'
 TIMEZONE_LOOKUP = 'timezone_lookup'
 DAMAGED_MACHINE_FILE = 'damaged_machine_file'
+NO_CONNECTION = 'no_connection'
 UNKNOWN = 'unknown'
 
 # (condition, pattern). The first match wins; named groups become details.
@@ -72,6 +73,9 @@ _PATTERNS = [
     # 6.x init and set (recorded from 6.1.1): 'requested number of CPUs (3) greater than number of host CPUs (2)'
     (TOO_MANY_CPUS, r'requested number of CPUs \((?P<wanted>\d+)\) greater than number of host CPUs \((?P<host>\d+)\)'),
     (NOT_FOUND, r'(?P<name>[^\s:]+): VM does not exist'),
+    # 6.x start of a machine that has no system connection, as init leaves one made with --ignition-path (recorded
+    # from 6.1.1): 'connection "x" not found'
+    (NO_CONNECTION, r'(?m)^Error: connection "(?P<connection>[^"]+)" not found'),
     (NO_SUCH_FILE, r'(?:open|faccessat|stat) (?P<path>\S+): no such file or directory'),
     (TIMEZONE_LOOKUP, r'timedatectl'),
     # 4.3.1 list 'listing vms: unexpected end of JSON input', inspect 'unexpected end of JSON input': a machine file

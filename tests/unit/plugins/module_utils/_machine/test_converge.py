@@ -624,3 +624,16 @@ def test_info_names_the_volumes_a_podman_5_machine_lost(tmp_path, monkeypatch):
     assert 'volumes_unmounted' not in machines[0]
     assert len(warnings) == 1 and '/mnt/share is not mounted in it. To get them back, remove it' in warnings[0]
 
+
+def test_a_podman_6_start_of_a_machine_without_connection_says_how_to_add_it(tmp_path, monkeypatch):
+    """init adds no connection for a machine made with ignition_path, and 6.x's start fails without one (recorded
+    from 6.1.1; 5.x starts it): named, with the command that adds it."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c, runner = client('6.1.1', [(['machine', 'inspect'], 'inspect_stopped'),
+                                 (['machine', 'start'], 'start_no_connection')], tmp_path)
+    with pytest.raises(MachineError, match=r'^cannot start machine rec-a: Podman 6\.1\.1 starts a machine through its '
+                                           r'system connection rec-i, and there is none: .* ignition_path\. Add it, '
+                                           r'then start again: podman system connection add rec-i --identity '
+                                           r'\S+/machine ssh://core@127\.0\.0\.1:\d+/run/user/UID/podman/podman\.sock') as e:
+        Converger(c).converge(desired_from_params({'name': 'rec-a'}), 'started')
+    assert e.value.extra['condition'] == 'no_connection'
