@@ -162,24 +162,35 @@ class MachineClient:
                 self.warnings.append(note)
         return [machine_facts.from_list(e) for e in machine_facts.parse_json_array(result.stdout, 'machine list')]
 
-    def import_native_ca(self, facts: dict[str, Any]) -> bool | None:
-        """Whether the machine imports the host's trust anchors: its own JSON says (ImportNativeCA, Podman 6),
-        inspect does not. False before Podman 6 (no such setting); None when the file cannot be read."""
-        if not self.caps.has('set_import_native_ca'):
-            return False
-        config = self._machine_config(facts.get('config_file'))
-        return bool(config.get('ImportNativeCA', False)) if isinstance(config, dict) else None
+    def file_facts(self, facts: dict[str, Any], import_native_ca: bool = False,
+                   volumes: bool = False) -> dict[str, Any]:
+        """What inspect does not show, from the machine's own files, each read at most once:
+        - import_native_ca: whether the machine imports the host's trust anchors (ImportNativeCA in its JSON,
+          Podman 6); False before Podman 6 (no such setting), None when the file cannot be read.
+        - volumes_unmounted: the volumes this podman leaves unmounted in a machine made by Podman 5. From 6.0 a
+          qemu machine's volumes are mounted by systemd units written into its Ignition config at init, which 5.x
+          did not write: read from its JSON and Ignition files, only where that can happen."""
+        read: dict[str, Any] = {}
 
-    def unmounted_volumes(self, facts: dict[str, Any]) -> builtins.list[str]:
-        """The volumes that this podman leaves unmounted in a machine made by Podman 5: from 6.0 a qemu machine's
-        volumes are mounted by systemd units written into its Ignition config at init, which 5.x did not write.
-        Read from the machine's JSON and Ignition files, only where that can happen."""
-        if not self.caps.has('volume_mount_units') or facts.get('provider') != 'qemu':
-            return []
-        config = self._machine_config(facts.get('config_file'))
-        if not (isinstance(config, dict) and config.get('Mounts')):
-            return []
-        return machine_facts.volumes_without_mount_units(config, self._machine_config(facts.get('ignition_file')))
+        def own(key: str) -> Any:
+            if key not in read:
+                read[key] = self._machine_config(facts.get(key))
+            return read[key]
+
+        out: dict[str, Any] = {}
+        if import_native_ca:
+            if not self.caps.has('set_import_native_ca'):
+                out['import_native_ca'] = False
+            else:
+                config = own('config_file')
+                out['import_native_ca'] = bool(config.get('ImportNativeCA', False)) if isinstance(config, dict) else None
+        if volumes:
+            out['volumes_unmounted'] = []
+            if self.caps.has('volume_mount_units') and facts.get('provider') == 'qemu':
+                config = own('config_file')
+                if isinstance(config, dict) and config.get('Mounts'):
+                    out['volumes_unmounted'] = machine_facts.volumes_without_mount_units(config, own('ignition_file'))
+        return out
 
     def _machine_config(self, path: str | None) -> Any:
         """A machine's own JSON file (its config, or its Ignition config), parsed; None when there is none or it

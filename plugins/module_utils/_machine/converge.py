@@ -70,10 +70,9 @@ class Converger:
         env = cmds.provider_env(desired.get('provider'))
         found = self.client.inspect([name], env=env)
         facts = found.get(name)
-        if facts is not None and desired.get('import_native_ca') is not None:
-            facts['import_native_ca'] = self.client.import_native_ca(facts)
-        if facts is not None and state != 'absent':
-            facts['volumes_unmounted'] = self.client.unmounted_volumes(facts)
+        if facts is not None:
+            facts.update(self.client.file_facts(facts, import_native_ca=desired.get('import_native_ca') is not None,
+                                                volumes=state != 'absent'))
         caps = self.client.caps
         record = self.client.store.load_record(facts) if (facts and self.client.store) else None
         if facts is None and state != 'absent':
@@ -116,8 +115,7 @@ class Converger:
         if after is None:
             raise MachineError('machine %s is missing after %s: podman reported success but does not list it'
                                % (name, ', '.join(a['action'] for a in plan.actions)))
-        if desired.get('import_native_ca') is not None:
-            after['import_native_ca'] = self.client.import_native_ca(after)
+        after.update(self.client.file_facts(after, import_native_ca=desired.get('import_native_ca') is not None))
         if any(a['action'] == 'init' for a in plan.actions):
             self.client.store.save_record(after, desired, INIT_ONLY)
             self.client.store.forget_host_key((after.get('ssh') or {}).get('port'))

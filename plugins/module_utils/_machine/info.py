@@ -53,7 +53,7 @@ def gather(client: MachineClient, patterns: Sequence[str] | None = None, provide
                 # Listed but gone by the time we inspected it: report what list said.
                 facts = dict(listed_facts)
             merged = machine_facts.merge_list(facts, listed_facts)
-            unmounted = client.unmounted_volumes(merged)
+            unmounted = client.file_facts(merged, volumes=True)['volumes_unmounted']
             if unmounted:
                 warnings.append(machine_facts.volumes_lost_note(merged['name'], client.caps.version, merged['provider'],
                                                                 unmounted) +

@@ -615,6 +615,18 @@ def test_declared_volumes_a_podman_5_machine_lost_are_refused_or_recreated(tmp_p
     assert Converger(c, check_mode=True).converge(desired_from_params({'name': 'rec-a'}), 'present')['warnings'] == []
 
 
+def test_the_machines_own_json_is_read_once_per_run(tmp_path, monkeypatch):
+    """import_native_ca and the volumes 6.x leaves unmounted both come from the machine's JSON: one read of it."""
+    monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
+    c = made_by('6.1.1', tmp_path)
+    files, reads = c.runner.read_text, []
+    c.runner.read_text = lambda path: reads.append(path.rsplit('.', 1)[1]) or files(path)
+    result = Converger(c, check_mode=True).converge(
+        desired_from_params({'name': 'rec-a', 'import_native_ca': False}), 'present')
+    assert result['changed'] is False and result['warnings'] == []
+    assert sorted(reads) == ['ign', 'json']
+
+
 def test_info_names_the_volumes_a_podman_5_machine_lost(tmp_path, monkeypatch):
     monkeypatch.setattr(LocalFiles, 'file_identity', lambda self, exe: 'fixed')
     c = made_by('5.8.6', tmp_path)
