@@ -36,6 +36,8 @@ LAYERS = [
                              'the endpoint of a machine'),
     ('module_utils/_container', 5, 'containers and container images, through the API'),
     ('module_utils/_forward', 5, 'port forwards in gvproxy: the plan, their owners, the record kept in the machine'),
+    ('module_utils/_machine_network', 5, 'a machine on a corporate network: CA certificates, a proxy and registry '
+                                         'mirrors checked, their files per OS family, converged over the machine\'s SSH'),
     ('module_utils/_tasks', 6, 'what each module does with its options, for the module path and the controller-side '
                                'path, and the one way a task fails'),
     ('plugin_utils', 7, 'controller-only code: the controller-side path, the sh and PowerShell scripts it sends, '

@@ -281,6 +281,50 @@ class SSHSession:
         raise TransportError('%s would not connect us to its unix socket %s (it does not exist, we may not open it, or '
                              'the server forbids stream-local forwarding)' % (self.target.describe(), path))
 
+    def run(self, command, stdin=b'', timeout=120, limit=1024 * 1024):
+        """Runs `command` on the server (its login shell reads it), `stdin` sent and closed: (rc, stdout, stderr) as
+        text. Bounded: a command still running after `timeout` seconds, or printing more than `limit` bytes, has its
+        channel closed (sshd then ends it) and is refused."""
+        try:
+            chan = self._transport().open_session(timeout=self.target.timeout)
+        except paramiko.SSHException as exc:
+            raise TransportError('%s would not open a session for a command: %s' % (self.target.describe(), exc))
+        out, err = [], []
+        size = 0
+        deadline = time.time() + timeout
+        try:
+            chan.settimeout(1.0)
+            chan.exec_command(command)
+            if stdin:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            while True:
+                got = False
+                for ready, read, into in ((chan.recv_ready, chan.recv, out), (chan.recv_stderr_ready, chan.recv_stderr, err)):
+                    while ready():
+                        data = read(65536)
+                        if not data:
+                            break
+                        got = True
+                        size += len(data)
+                        into.append(data)
+                        if size > limit:
+                            raise TransportError('a command on %s printed more than %d bytes; it was stopped'
+                                                 % (self.target.describe(), limit))
+                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                if time.time() > deadline:
+                    raise TransportError('a command on %s was still running after %d seconds; it was stopped'
+                                         % (self.target.describe(), timeout))
+                if not got:
+                    time.sleep(0.05)
+            rc = chan.recv_exit_status()
+        except socket.timeout:
+            raise TransportError('%s stopped answering while a command ran' % self.target.describe())
+        finally:
+            chan.close()
+        return rc, b''.join(out).decode('utf-8', 'replace'), b''.join(err).decode('utf-8', 'replace')
+
     def sftp(self):
         try:
             return self.connect().open_sftp()

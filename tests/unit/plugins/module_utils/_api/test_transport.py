@@ -6,6 +6,8 @@ that OpenSSH's ssh-keygen made, and known_hosts files as OpenSSH writes them."""
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 
 import paramiko
 import pytest
@@ -74,3 +76,62 @@ def test_strict_refuses_an_unknown_machine_and_records_nothing(tmp_path, server)
     with pytest.raises(TransportError, match=r'\[127.0.0.1\]:%d is not in ' % server.port):
         _connect(server, tmp_path, known, checking='strict')
     assert not known.exists()
+
+
+class _Shell(_AnyKey):
+    """Runs each exec request in /bin/sh here, its stdin, stdout, stderr and exit status on the channel."""
+
+    def check_channel_request(self, kind, chanid):
+        return paramiko.OPEN_SUCCEEDED if kind == 'session' else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_exec_request(self, channel, command):
+        def serve():
+            proc = subprocess.Popen(['/bin/sh', '-c', command.decode()], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            self.procs.append(proc)
+            data = b''
+            while True:
+                chunk = channel.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            out, err = proc.communicate(data)
+            try:
+                channel.sendall(out)
+                channel.sendall_stderr(err)
+                channel.send_exit_status(proc.returncode if proc.returncode >= 0 else 128 - proc.returncode)
+                channel.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass  # the client closed the channel: a command it stopped
+        threading.Thread(target=serve, daemon=True).start()
+        return True
+
+
+@pytest.fixture
+def shell(tmp_path):
+    _Shell.procs = []
+    s = SSHServer(keygen(tmp_path / 'host'), interface=_Shell)
+    target = SSHTarget('127.0.0.1', s.port, 'core', identity=keygen(tmp_path / 'id'),
+                       known_hosts=str(tmp_path / 'known_hosts'), host_key_checking='accept-new', timeout=10)
+    session = SSHSession(target)
+    yield session
+    session.close()
+    for proc in _Shell.procs:
+        proc.kill()
+    s.close()
+
+
+def test_a_command_gets_its_stdin_and_gives_its_output_and_status(shell):
+    assert shell.run('sh -s', stdin=b'echo out; echo err >&2; exit 3\n') == (3, 'out\n', 'err\n')
+
+
+def test_a_command_past_its_deadline_is_stopped(shell):
+    start = time.time()
+    with pytest.raises(TransportError, match=r'was still running after 1 seconds; it was stopped'):
+        shell.run('sleep 30', timeout=1)
+    assert time.time() - start < 10
+
+
+def test_a_command_that_prints_too_much_is_stopped(shell):
+    with pytest.raises(TransportError, match=r'printed more than 1000 bytes; it was stopped'):
+        shell.run('head -c 5000 /dev/zero', limit=1000)
