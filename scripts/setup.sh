@@ -62,7 +62,7 @@ install -d -o "$MACHINIST_USER" "$user_home/.ansible" "$user_home/.ansible/test"
 install -o "$MACHINIST_USER" -m 0644 "$repo/scripts/lib/ansible_test_pip_bootstrap.py" \
     "$user_home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 
-# The root filesystems and the machine OS images are four independent debootstraps, mostly waiting
+# The root filesystems and the machine OS images are six independent debootstraps, mostly waiting
 # on downloads and dpkg: they run side by side, each line of output tagged with its job, and each
 # job's failure fails the set-up (a cached one takes a second).
 install -d -m 0755 "$MACHINIST_SHARE/logs"
@@ -81,10 +81,9 @@ wait_for_jobs() {
     return $failed
 }
 bg_pids=()
-log "podman root filesystems ($MACHINIST_SUITES) and machine OS images (bookworm, trixie), side by side; cached"
+log "podman root filesystems ($MACHINIST_SUITES) and machine OS images (bookworm, trixie, experimental), side by side; cached"
 for suite in $MACHINIST_SUITES; do in_background "rootfs $suite" bash "$repo/scripts/lib/rootfs.sh" "$suite"; done
-# The experimental (6.1.1) guest is built by the e2e suite when asked for: no default suite boots it.
-for suite in bookworm trixie; do
+for suite in bookworm trixie experimental; do
     # shellcheck disable=SC2016 # the inner script's own arguments
     in_background "image $suite" bash -c 'bash "$1" "$2" >/dev/null' _ "$repo/scripts/machine-image/build.sh" "$suite"
 done

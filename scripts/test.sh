@@ -188,34 +188,51 @@ api() {
 # The machine and machine_os roles in a booted machine: qemu-user-static from a loopback apt
 # repository (scripts/lib/foreign-arch.sh), then an arm64 container. The guest reaches the host's
 # loopback at 192.168.127.254 through gvproxy.
-# roles_e2e LABEL [module|controller]: the roles' scenario in a booted machine, the machine modules
-# running on the target (module) or on the controller through the connection (controller).
+# roles_e2e LABEL PATH RELEASE: the roles' scenario in a booted machine of podman LABEL, the machine modules
+# running on the target (PATH module) or on the controller through the connection (PATH controller), under
+# ansible-core RELEASE: 2.19 is the main environment; 2.17 and 2.21 are the controllers' (scripts/lib/controller.sh),
+# 2.21 inside the experimental root filesystem, whose own podman (6.1.1) it then runs.
 roles_e2e() {
-    local label=$1 path=${2:-module} exe=podman suite=bookworm port=18770 root='' pid rc=0
-    [ "$label" = host ] || { exe=$MACHINIST_BIN/podman-$label; suite=trixie; root=$(readlink -f "$MACHINIST_CACHE/rootfs/$label"); }
-    local fa
+    local label=$1 path=$2 release=$3 exe=podman apt=bookworm port=18770 root='' where=host venv=$MACHINIST_VENV
+    local fa pid rc=0 image
+    image=$MACHINIST_CACHE/images/podman-machine-$(guest_of "$label").x86_64.qcow2
+    # The foreign-arch repository has bookworm and trixie; trixie's qemu-user-static installs in the sid guest.
+    [ "$label" = host ] || apt=trixie
+    if [ "$release" != 2.19 ]; then
+        read -r where venv < <(bash "$repo/scripts/lib/controller.sh" "$release" | tail -n 1) || return 1
+        [ -n "$venv" ] || return 1
+    fi
+    if [ "$where" = host ] && [ "$label" != host ]; then
+        exe=$MACHINIST_BIN/podman-$label
+        root=$(readlink -f "$MACHINIST_CACHE/rootfs/$label")
+    elif [ "$where" != host ] && [ "$where" != "$label" ]; then
+        echo "roles_e2e: ansible-core $release runs in the $where root filesystem, whose podman is not $label"
+        return 1
+    fi
     fa=$(bash "$repo/scripts/lib/foreign-arch.sh" | tail -1) || return 1
+    # Where a root filesystem sees it too.
+    install -o "$MACHINIST_USER" -m 0644 "$fa/busybox-arm64-rootfs.tar" "$MACHINIST_SHARE/tmp/busybox-arm64-rootfs.tar"
     stop_running "$label"
     python3 -m http.server --bind 127.0.0.1 --directory "$fa/apt" "$port" >"$MACHINIST_SHARE/logs/apt-server.log" 2>&1 &
     pid=$!
-    (cd "$collection/extensions" && as_user env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+    run_at "$collection/extensions" "$where" "$venv" env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$work/collections" \
         MACHINIST_PODMAN="$exe" MACHINIST_PODMAN_ROOT="$root" MACHINIST_MACHINE_DIR="$MACHINIST_SHARE/tmp" \
-        MACHINIST_MACHINE_IMAGE="$MACHINIST_CACHE/images/podman-machine-$suite.x86_64.qcow2" \
-        MACHINIST_FOREIGN_APT="http://192.168.127.254:$port/$suite" \
-        MACHINIST_FOREIGN_ROOTFS="$fa/busybox-arm64-rootfs.tar" \
-        MACHINIST_CONTROLLER_SIDE="$([ "$path" = controller ] && echo true || echo false)" molecule test -s machine) || rc=$?
+        MACHINIST_MACHINE_IMAGE="$image" MACHINIST_FOREIGN_APT="http://192.168.127.254:$port/$apt" \
+        MACHINIST_FOREIGN_ROOTFS="$MACHINIST_SHARE/tmp/busybox-arm64-rootfs.tar" \
+        MACHINIST_CONTROLLER_SIDE="$([ "$path" = controller ] && echo true || echo false)" \
+        molecule test -s machine || rc=$?
     kill "$pid" 2>/dev/null || true
     return $rc
 }
 
-# run_in WHERE VENV COMMAND...: as the test user in the installed collection's folder, with VENV's
-# programs first on PATH; WHERE is host, or a podman root filesystem (its own podman, its own Python),
-# which gets the shared folder and the machine images at the same paths, as enter-rootfs does.
-run_in() {
-    local where=$1 venv=$2 root uid gid m
-    shift 2
+# run_at DIR WHERE VENV COMMAND...: as the test user in DIR, with VENV's programs first on PATH; WHERE is
+# host, or a podman root filesystem (its own podman, its own Python), which gets the shared folder and the
+# machine images at the same paths, as enter-rootfs does. DIR must be under the shared folder.
+run_at() {
+    local dir=$1 where=$2 venv=$3 root uid gid m
+    shift 3
     if [ "$where" = host ]; then
-        (cd "$controllers_collection" && as_user env PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" "$@")
+        (cd "$dir" && as_user env PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" "$@")
         return
     fi
     root=$(readlink -f "$MACHINIST_CACHE/rootfs/$where")
@@ -232,8 +249,10 @@ run_in() {
     chroot --userspec="$uid:$gid" "$root" /usr/bin/env -i HOME="/home/$MACHINIST_USER" USER="$MACHINIST_USER" \
         LOGNAME="$MACHINIST_USER" PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
         XDG_RUNTIME_DIR="$MACHINIST_SHARE/run-$where" TMPDIR="$MACHINIST_SHARE/tmp" \
-        ${CI:+CI=$CI} /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$controllers_collection" "$@"
+        ${CI:+CI=$CI} /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$dir" "$@"
 }
+# run_in WHERE VENV COMMAND...: run_at the controllers' copy of the collection.
+run_in() { run_at "$controllers_collection" "$@"; }
 
 # controller RELEASE: ansible-core RELEASE as the controller (scripts/lib/controller.sh): the unit
 # tests, that release's own ansible-test sanity (no ignore file), and the integration targets of
@@ -351,10 +370,11 @@ for s in $suites; do
         api) suite "API modules against podman's service, sshd and gvproxy" api ;;
         images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image "${args[@]}" ;;
         e2e)
-            # Real boots take minutes under emulation: the host's 4.3.1 and 5.4, each with a guest of its own
-            # version, and the roles' scenario with each. 6.1 (E2E_PODMANS=experimental, a 6.1.1 guest) boots, starts
-            # and answers SSH, but its guest's API socket does not answer over SSH yet (issue 14): not in the default.
-            for p in ${E2E_PODMANS:-host trixie}; do
+            # Real boots take minutes under emulation: 4.3.1, 5.4.2 and 6.1.1, each with a guest of its own
+            # version, and the roles' scenario with each: the module path under ansible-core 2.19 with 4.3.1,
+            # the controller-side path (what Windows targets get) under 2.17 with 5.4.2, and the module path
+            # under 2.21, inside the experimental root filesystem, with 6.1.1.
+            for p in ${E2E_PODMANS:-host trixie experimental}; do
                 if [ "$p" = host ] && [ -n "$controllers_beside" ]; then
                     log "the controllers' suite runs in the background beside the booted suite of podman host"
                     controllers_run &
@@ -364,12 +384,13 @@ for s in $suites; do
                 [ "$p" != experimental ] || bash "$repo/scripts/machine-image/build.sh" experimental >/dev/null ||
                     die "the experimental machine image does not build"
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
-                [ "$p" != experimental ] || continue
-                # The module path with 4.3.1, the controller-side path (what Windows targets get) with 5.4.2.
-                path=module
-                [ "$p" = host ] || path=controller
-                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman $p, $path path)" \
-                    roles_e2e "$p" "$path"
+                case $p in
+                    host) path=module release=2.19 ;;
+                    experimental) path=module release=2.21 ;;
+                    *) path=controller release=2.17 ;;
+                esac
+                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman $p, $path path, ansible-core $release)" \
+                    roles_e2e "$p" "$path" "$release"
                 if [ "$p" = host ] && [ -n "$controllers_pid" ]; then
                     wait "$controllers_pid"
                     controllers_pid=

@@ -18,12 +18,13 @@ require_root "$@"
 
 release=${1:?usage: controller.sh 2.17|2.21}
 case $release in
-    2.17) core=2.17.14 where=host ;;
-    2.21) core=2.21.5 where=experimental ;;
+    # Molecule for the roles' scenario under this release: 26.7 and later require ansible-core other than 2.17.
+    2.17) core=2.17.14 where=host molecule="molecule==26.6.0 ansible-compat==26.6.0" ;;
+    2.21) core=2.21.5 where=experimental molecule="molecule==26.10.0 ansible-compat==26.10.0" ;;
     *) die "no controller recipe for ansible-core $release (2.17 or 2.21; 2.19 is the main environment)" ;;
 esac
 recipe=1
-key=$(content_key "$repo/tests/requirements-controller.txt" "ansible-core==$core" "$where" "recipe $recipe")
+key=$(content_key "$repo/tests/requirements-controller.txt" "ansible-core==$core" "$molecule" "$where" "recipe $recipe")
 
 if [ "$where" = host ]; then
     root=''
@@ -55,7 +56,8 @@ if [ "$(cat "$root$venv/.key" 2>/dev/null)" != "$key" ]; then
     in_root "$python" -m venv "$venv"
     install -m 0644 "$repo/tests/requirements-controller.txt" "$root$venv/requirements.txt"
     in_root "$venv/bin/pip" install -q --upgrade pip
-    in_root "$venv/bin/pip" install -q "ansible-core==$core" -r "$venv/requirements.txt"
+    # shellcheck disable=SC2086 # $molecule is a list of requirements
+    in_root "$venv/bin/pip" install -q "ansible-core==$core" -r "$venv/requirements.txt" $molecule
     echo "$key" >"$root$venv/.key"
 fi
 chmod -R a+rX "$root$venv"
