@@ -333,6 +333,10 @@ def registries_files(registries: dict[str, Any], address: str | None) -> dict[st
     prefixes = sorted(set(registries['mirrors']) | set(registries['insecure']) | set(registries['blocked']))
     for prefix in prefixes:
         lines += ['', '[[registry]]', 'prefix = %s' % _toml_string(prefix)]
+        # containers/image refuses a [[registry]] without location unless its prefix is a *.domain wildcard
+        # (seen with podman 6.1.1: "invalid condition: location is unset and prefix is not in the format").
+        if not prefix.startswith('*.'):
+            lines.append('location = %s' % _toml_string(prefix))
         if prefix in registries['insecure']:
             lines.append('insecure = true')
         if prefix in registries['blocked']:

@@ -156,8 +156,13 @@ def test_registries_checked_and_written_as_registries_conf_reads_them():
         by_prefix = dict((r['prefix'], r) for r in conf['registry'])
         assert by_prefix['docker.io']['mirror'] == [{'location': '192.168.127.254:5000'},
                                                     {'location': 'mirror.corp/dockerhub', 'insecure': True}]
-        assert by_prefix['registry.lab:5000'] == {'prefix': 'registry.lab:5000', 'insecure': True}
-        assert by_prefix['quay.io'] == {'prefix': 'quay.io', 'blocked': True}
+        assert by_prefix['registry.lab:5000'] == {'prefix': 'registry.lab:5000', 'location': 'registry.lab:5000',
+                                                  'insecure': True}
+        assert by_prefix['quay.io'] == {'prefix': 'quay.io', 'location': 'quay.io', 'blocked': True}
+        assert by_prefix['docker.io']['location'] == 'docker.io'
+    # A wildcard prefix takes no location (containers/image refuses one).
+    wild = s.registries_files(s.check_registries({'blocked': ['*.example.com']}), None)[s.REGISTRIES_CONF]
+    assert 'prefix = "*.example.com"\nblocked = true' in wild and 'location' not in wild
     assert s.check_registries({}) == {}
     assert s.check_registries({'mirrors': {}, 'search': []}) == {}
 
