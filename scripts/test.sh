@@ -37,7 +37,8 @@ PODMANS=${PODMANS:-host trixie sid}
 bash "$repo/scripts/setup.sh" --no-run || die "set-up failed"
 
 work=$MACHINIST_SHARE/work
-collection=$work/collections/ansible_collections/machinist/podman
+collections=$work/collections
+collection=$collections/ansible_collections/machinist/podman
 # The controllers' suite runs in a copy of its own, installed from the same tarball, so that it can run
 # beside another suite (each ansible-test writes its own integration_config.yml and tests/output there).
 controllers_collection=$work/collections-controllers/ansible_collections/machinist/podman
@@ -110,7 +111,7 @@ unit() {
     local what=("$@")
     [ ${#what[@]} -gt 0 ] || what=(tests/unit)
     # Hypothesis keeps its examples outside the collection, which the sanity suite checks file by file.
-    (cd "$collection" && as_user env PYTHONPATH="$work/collections" PYTHONDONTWRITEBYTECODE=1 \
+    (cd "$collection" && as_user env PYTHONPATH="$collections" PYTHONDONTWRITEBYTECODE=1 \
         HYPOTHESIS_STORAGE_DIRECTORY="$MACHINIST_SHARE/tmp/hypothesis" MACHINIST_REQUIRE_IGNITION_VALIDATE=1 \
         "$MACHINIST_VENV/bin/python" -m pytest -p no:cacheprovider -q "${what[@]}")
 }
@@ -126,7 +127,7 @@ sanity() {
     "$MACHINIST_VENV/bin/ruff" check --no-cache --config "$repo/ruff.toml" "$repo/scripts" "$repo/benchmarks" || return 1
     # Roles, playbooks and Molecule scenarios with ansible-lint's production profile (.ansible-lint).
     install -o "$MACHINIST_USER" -m 0644 "$repo/.ansible-lint" "$collection/.ansible-lint"
-    (cd "$collection" && as_user env ANSIBLE_COLLECTIONS_PATH="$work/collections" NO_COLOR=1 \
+    (cd "$collection" && as_user env ANSIBLE_COLLECTIONS_PATH="$collections" NO_COLOR=1 \
         "$MACHINIST_VENV/bin/ansible-lint" --nocolor roles playbooks extensions/molecule)
 }
 
@@ -178,7 +179,7 @@ api() {
     EXTRA_CONFIG=$config integration host container port_forward || rc=$?
     # The workload role's Molecule scenario (converge, idempotence, verify) against the same services.
     setting() { sed -n "s/^$1: //p" <<<"$config"; }
-    (cd "$collection/extensions" && as_user env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+    (cd "$collection/extensions" && as_user env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$collections" \
         MACHINIST_API_SOCKET="$(setting api_podman_socket)" MACHINIST_GVPROXY_SOCKET="$(setting api_gvproxy_socket)" \
         MACHINIST_BUSYBOX_ROOTFS="$(setting api_busybox_rootfs)" molecule test -s workload) || rc=$?
     bash "$repo/scripts/lib/api-services.sh" stop
@@ -215,7 +216,7 @@ roles_e2e() {
     stop_running "$label"
     python3 -m http.server --bind 127.0.0.1 --directory "$fa/apt" "$port" >"$MACHINIST_SHARE/logs/apt-server.log" 2>&1 &
     pid=$!
-    run_at "$collection/extensions" "$where" "$venv" env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+    run_at "$collection/extensions" "$where" "$venv" env NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH="$collections" \
         MACHINIST_PODMAN="$exe" MACHINIST_PODMAN_ROOT="$root" MACHINIST_MACHINE_DIR="$MACHINIST_SHARE/tmp" \
         MACHINIST_MACHINE_IMAGE="$image" MACHINIST_FOREIGN_APT="http://192.168.127.254:$port/$apt" \
         MACHINIST_FOREIGN_ROOTFS="$MACHINIST_SHARE/tmp/busybox-arm64-rootfs.tar" \
@@ -298,30 +299,103 @@ controller() {
     done
 }
 
-# The controllers' releases one after another, each one's output in a log and its exit status and time in a
-# file, so that the whole can run in the background beside a booted suite; controllers_done reads them back.
-controllers_run() {
-    local r start rc
-    for r in ${CONTROLLERS:-2.17 2.21}; do
-        start=$SECONDS
-        rc=0
-        controller "$r" >"$MACHINIST_SHARE/logs/controller-$r.log" 2>&1 || rc=$?
-        echo "$rc $((SECONDS - start))" >"$MACHINIST_SHARE/logs/controller-$r.status"
-    done
+# A suite run in the background: background_job NAME COMMAND... puts its output in a log and its exit status
+# and time in a file; background_result NAME prints the log back and returns that status, as the suite's.
+background_job() {
+    local name=$1 start=$SECONDS rc=0
+    shift
+    "$@" >"$MACHINIST_SHARE/logs/$name.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - start))" >"$MACHINIST_SHARE/logs/$name.status"
 }
-controller_result() {  # controller_result RELEASE: its log, then its exit status as the suite's
+background_result() {
     local rc secs
-    cat "$MACHINIST_SHARE/logs/controller-$1.log"
-    read -r rc secs <"$MACHINIST_SHARE/logs/controller-$1.status" || { echo "no result for ansible-core $1"; return 1; }
+    cat "$MACHINIST_SHARE/logs/$1.log"
+    read -r rc secs <"$MACHINIST_SHARE/logs/$1.status" || { echo "no result for $1"; return 1; }
     echo "(ran for ${secs}s)"
     return "$rc"
+}
+
+# The controllers' releases one after another, so that the whole can run in the background beside a booted
+# suite; controllers_done reads them back.
+controllers_run() {
+    local r
+    for r in ${CONTROLLERS:-2.17 2.21}; do background_job "controller-$r" controller "$r"; done
 }
 controllers_done() {
     local r
     for r in ${CONTROLLERS:-2.17 2.21}; do
         suite "ansible-core $r as the controller: ${CONTROLLER_PARTS:-unit, sanity, integration on both paths}" \
-            controller_result "$r"
+            background_result "controller-$r"
     done
+}
+
+# The suites that boot nothing (integration, api, images) run in the background beside the booted suite of
+# podman 6.1.1 when both are asked for: a boot mostly waits on the emulated CPU, and none of them uses that
+# podman. They run in a copy of the collection of their own (each ansible-test writes its integration_config.yml
+# and tests/output there), each as a background_job; beside_done reads them back as suites of this run.
+beside=()
+beside_pid=
+emit_now() {  # emit_now NAME DESCRIPTION COMMAND...: a suite, here and now
+    local desc=$2
+    shift 2
+    suite "$desc" "$@"
+}
+emit_beside() {  # emit_beside NAME DESCRIPTION COMMAND...: a suite in the background's list
+    local name=$1 desc=$2
+    shift 2
+    printf '%s|%s\n' "$name" "$desc" >>"$MACHINIST_SHARE/logs/beside.list"
+    background_job "beside-$name" "$@"
+}
+# run_suites EMIT SUITE...: the suites that boot nothing, each run through EMIT.
+run_suites() {
+    local emit=$1 s p targets
+    shift
+    for s in "$@"; do
+        case $s in
+            integration)
+                for p in $PODMANS; do
+                    targets=(podman_machine podman_machine_info ignition_config)
+                    # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
+                    [ "$p" != host ] || targets+=(playbooks)
+                    [ ${#args[@]} = 0 ] || targets=("${args[@]}")
+                    "$emit" "integration-$p" "integration against podman $p" integration "$p" "${targets[@]}"
+                done
+                # The controller-side path (what Windows targets get), POSIX scripts through the connection,
+                # against both JSON shapes: the same targets, the same assertions.
+                for p in host trixie; do
+                    case " $PODMANS " in *" $p "*) ;; *) continue ;; esac
+                    targets=(podman_machine podman_machine_info)
+                    [ ${#args[@]} = 0 ] || targets=("${args[@]}")
+                    EXTRA_CONFIG='machinist_podman_controller_side: true' "$emit" "integration-$p-controller-side" \
+                        "integration against podman $p, controller-side path" integration "$p" "${targets[@]}"
+                done ;;
+            api) "$emit" api "API modules against podman's service, sshd and gvproxy" api ;;
+            images) "$emit" images "machine OS images against an HTTP server and a registry on loopback" \
+                integration host podman_machine_image "${args[@]}" ;;
+        esac
+    done
+}
+beside_start() {
+    [ ${#beside[@]} -gt 0 ] || return 0
+    install_collection "$repo" "$work/beside-build" "$work/collections-beside" >/dev/null ||
+        die "the collection does not install for the suites beside the boot"
+    rm -f "$MACHINIST_SHARE/logs"/beside-* "$MACHINIST_SHARE/logs/beside.list"
+    log "in the background beside this boot: ${beside[*]}"
+    (
+        collections=$work/collections-beside
+        collection=$collections/ansible_collections/machinist/podman
+        run_suites emit_beside "${beside[@]}"
+    ) &
+    beside_pid=$!
+}
+beside_done() {
+    local name desc
+    [ -n "$beside_pid" ] || return 0
+    wait "$beside_pid"
+    beside_pid=
+    while IFS='|' read -r name desc; do
+        suite "$desc" background_result "beside-$name"
+    done <"$MACHINIST_SHARE/logs/beside.list"
 }
 
 # Every suite tests the checkout as it is: the collection is built and installed first, once.
@@ -336,23 +410,14 @@ for s in $suites; do
         unit) suite "unit tests" unit "${args[@]}" ;;
         sanity) suite "ansible-test sanity" sanity "${args[@]}" ;;
         docs) suite "docs site (antsibull-docs, Sphinx)" docs ;;
-        integration)
-            for p in $PODMANS; do
-                targets=(podman_machine podman_machine_info ignition_config)
-                # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
-                [ "$p" != host ] || targets+=(playbooks)
-                [ ${#args[@]} = 0 ] || targets=("${args[@]}")
-                suite "integration against podman $p" integration "$p" "${targets[@]}"
-            done
-            # The controller-side path (what Windows targets get), POSIX scripts through the connection,
-            # against both JSON shapes: the same targets, the same assertions.
-            for p in host trixie; do
-                case " $PODMANS " in *" $p "*) ;; *) continue ;; esac
-                targets=(podman_machine podman_machine_info)
-                [ ${#args[@]} = 0 ] || targets=("${args[@]}")
-                EXTRA_CONFIG='machinist_podman_controller_side: true' suite \
-                    "integration against podman $p, controller-side path" integration "$p" "${targets[@]}"
-            done ;;
+        integration | api | images)
+            case " $suites " in
+                *" e2e "*)
+                    case " ${E2E_PODMANS:-host trixie experimental} " in
+                        *" experimental "*) beside+=("$s"); continue ;;
+                    esac ;;
+            esac
+            run_suites emit_now "$s" ;;
         controllers)
             install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
                 die "the collection does not install for the controllers' suite"
@@ -367,8 +432,6 @@ for s in $suites; do
             esac
             controllers_run
             controllers_done ;;
-        api) suite "API modules against podman's service, sshd and gvproxy" api ;;
-        images) suite "machine OS images against an HTTP server and a registry on loopback" integration host podman_machine_image "${args[@]}" ;;
         e2e)
             # Real boots take minutes under emulation: 4.3.1, 5.4.2 and 6.1.1, each with a guest of its own
             # version, and the roles' scenario with each: the module path under ansible-core 2.19 with 4.3.1,
@@ -383,6 +446,7 @@ for s in $suites; do
                 stop_running "$p"
                 [ "$p" != experimental ] || bash "$repo/scripts/machine-image/build.sh" experimental >/dev/null ||
                     die "the experimental machine image does not build"
+                [ "$p" != experimental ] || beside_start
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
                 case $p in
                     host) path=module release=2.19 ;;
@@ -396,6 +460,7 @@ for s in $suites; do
                     controllers_pid=
                     controllers_done
                 fi
+                [ "$p" != experimental ] || beside_done
             done ;;
         *) die "unknown suite $s (build, unit, sanity, docs, integration, controllers, api, images, e2e)" ;;
     esac
