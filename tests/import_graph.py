@@ -38,9 +38,11 @@ LAYERS = [
     ('module_utils/_forward', 5, 'port forwards in gvproxy: the plan, their owners, the record kept in the machine'),
     ('module_utils/_machine_network', 5, 'a machine on a corporate network: CA certificates, a proxy and registry '
                                          'mirrors checked, their files per OS family, converged over the machine\'s SSH'),
-    ('module_utils/_tasks', 6, 'what each module does with its options, for the module path and the controller-side '
+    ('module_utils/_machine_health', 6, 'a machine\'s health: each check read from the host, the guest and gvproxy, '
+                                        'its findings, the repairs and the check again'),
+    ('module_utils/_tasks', 7, 'what each module does with its options, for the module path and the controller-side '
                                'path, and the one way a task fails'),
-    ('plugin_utils', 7, 'controller-only code: the controller-side path, the sh and PowerShell scripts it sends, '
+    ('plugin_utils', 8, 'controller-only code: the controller-side path, the sh and PowerShell scripts it sends, '
                         'its runner, the programs it starts itself, the target-side image fetch'),
 ]
 RANK = dict((name, rank) for name, rank, _what in LAYERS)
