@@ -45,8 +45,9 @@ def test_process_finds_the_vm_and_gvproxy(run):
 def test_process_of_another_machine_is_not_taken(run):
     procs = c.find_processes(c.parse_ps(run['ps']), 'other', 1)
     assert procs == {'vm': None, 'gvproxy': None}
-    # a name that ends another machine's name is not that machine
-    assert c.find_processes(c.parse_ps(run['ps']), run['machine'].split('-')[-1], 1)['vm'] is None
+    # a name that ends, or begins, the recorded machine's name is another machine
+    for name in (run['machine'][1:], run['machine'] + '-2', 'x' + run['machine']):
+        assert c.find_processes(c.parse_ps(run['ps']), name, 1)['vm'] is None, name
 
 
 def test_gvproxy_gone_is_named(run):
