@@ -20,7 +20,7 @@ options:
   api_url:
     description:
       - The API to use without a machine, as V(unix:///path/to/podman.sock) (a local C(podman system service)) or
-        V(ssh://user@host[:port]/path/to/podman.sock) (a remote host's socket, reached over SSH with paramiko).
+        V(ssh://user@host[:port]/path/to/podman.sock) (a remote host's socket, reached over SSH; see O(ssh_client)).
     type: str
   api_transport:
     description:
@@ -36,7 +36,8 @@ options:
     type: int
     default: 120
 requirements:
-  - paramiko on the host that runs the module, for SSH (O(api_url=ssh://...) or O(api_transport=ssh)).
+  - For SSH (O(api_url=ssh://...) or O(api_transport=ssh)), the OpenSSH client or paramiko on the host that runs the
+    module (see O(ssh_client)).
 notes:
   - The API version prefix is the server's own C(Libpod-API-Version), read from C(/_ping), so Podman 4, 5 and 6
     servers are all spoken to in their own version.
@@ -87,6 +88,19 @@ options:
         has no such window: its host key was placed through Ignition and recorded for its port before the first boot."
     type: str
     choices: [strict, accept-new]
+  ssh_client:
+    description:
+      - The SSH client that reaches the server. V(paramiko) is the Python library in the Python that runs the module;
+        V(openssh) is the host's own C(ssh) program (one master connection per task, through C(ControlMaster), in a
+        private folder that is removed at the end).
+      - V(auto) takes paramiko where that Python has it and OpenSSH's C(ssh) otherwise, so a laptop whose system Python
+        has no paramiko (the Python Ansible uses for C(localhost)) needs nothing installed.
+      - Both check host keys the same way, against O(ssh_known_hosts) or O(ssh_host_key), and write the same
+        known_hosts lines. OpenSSH reads no configuration file and no agent here (C(-F none), C(IdentitiesOnly)), so
+        only the options of the task count.
+    type: str
+    choices: [auto, paramiko, openssh]
+    default: auto
   executable:
     description:
       - The podman program used to look up the machine by name (C(podman machine inspect)).

@@ -175,6 +175,11 @@ api_url:
   description: Where the API was reached.
   returned: always
   type: str
+ssh_client:
+  description: The SSH client that reached the server (V(paramiko) or V(openssh), see O(ssh_client)).
+  returned: when SSH was used
+  type: str
+  sample: openssh
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -37,7 +37,7 @@ description:
     the findings returned are those that remain (the first ones are in RV(found)).
   - A machine that is not running is reported as such (an V(info) finding); this module does not start it.
   - Reaches the machine over its own SSH (host key checked against the collection's known_hosts, as the API
-    modules do), with paramiko on the host that runs the task.
+    modules do), with the OpenSSH client or paramiko on the host that runs the task (O(ssh_client)).
 author:
   - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:
@@ -177,6 +177,11 @@ commands:
   returned: always
   type: list
   elements: str
+ssh_client:
+  description: The SSH client that reached the machine (V(paramiko) or V(openssh), see O(ssh_client)).
+  returned: when the machine was reached over SSH
+  type: str
+  sample: openssh
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -37,7 +37,8 @@ description:
   - A machine that has not booted yet has no OS to place files in; this module needs it running. To place the same
     files at creation, put them in the machine's Ignition config (M(machinist.podman.ignition_config) and
     M(machinist.podman.podman_machine)'s C(ignition)), which Podman 4, 5 and 6 apply at the first boot alike.
-  - Runs on the host that runs podman (the module path), with the Python library paramiko there.
+  - Runs on the host that runs podman (the module path), with the OpenSSH client or the Python library paramiko
+    there (O(ssh_client)).
 author:
   - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:
@@ -194,6 +195,11 @@ commands:
   returned: always
   type: list
   elements: str
+ssh_client:
+  description: The SSH client that reached the machine (V(paramiko) or V(openssh), see O(ssh_client)).
+  returned: when the machine was reached over SSH
+  type: str
+  sample: openssh
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -101,7 +101,7 @@ options:
     type: bool
     default: true
 requirements:
-  - paramiko on the host that runs the module, with O(machine).
+  - With O(machine), the OpenSSH client or paramiko on the host that runs the module (O(ssh_client)).
 notes:
   - WSL machines without user-mode networking have no gvproxy; the module says so.
 """
@@ -151,6 +151,11 @@ clashes:
   returned: failure
   type: list
   elements: str
+ssh_client:
+  description: The SSH client that reached the machine (V(paramiko) or V(openssh), see O(ssh_client)).
+  returned: with O(machine)
+  type: str
+  sample: openssh
 """
 
 from ansible.module_utils.basic import AnsibleModule

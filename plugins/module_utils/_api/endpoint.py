@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint, SSHSession, SSHTarget, TransportError
+from ansible_collections.machinist.podman.plugins.module_utils._api.openssh import session_for
+from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint, SSHTarget, TransportError
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore
 from ansible_collections.machinist.podman.plugins.module_utils._machine.facts import ssh_login
 
@@ -58,7 +59,7 @@ def machine_ssh_target(params, facts, as_root=False):
                      known_hosts=params.get('ssh_known_hosts') or machine_known_hosts(),
                      host_key=params.get('ssh_host_key'),
                      host_key_checking=params.get('ssh_host_key_checking') or 'accept-new',
-                     timeout=min(params.get('api_timeout') or 60, 60))
+                     timeout=min(params.get('api_timeout') or 60, 60), client=params.get('ssh_client') or 'auto')
 
 
 def endpoint_from_url(params):
@@ -78,8 +79,8 @@ def endpoint_from_url(params):
                        known_hosts=params.get('ssh_known_hosts') or os.path.expanduser('~/.ssh/known_hosts'),
                        host_key=params.get('ssh_host_key'),
                        host_key_checking=params.get('ssh_host_key_checking') or 'strict',
-                       timeout=min(timeout, 60))
-    return Endpoint(session=SSHSession(target), remote_path=m.group('path'), timeout=timeout)
+                       timeout=min(timeout, 60), client=params.get('ssh_client') or 'auto')
+    return Endpoint(session=session_for(target), remote_path=m.group('path'), timeout=timeout)
 
 
 def endpoint_for_machine(params, facts):
@@ -96,5 +97,5 @@ def endpoint_for_machine(params, facts):
         raise TransportError('machine=%s: its host-side API socket %s does not exist (this podman or provider does '
                              'not forward one); use api_transport: ssh' % (name, sock or '(none reported)'))
     target = machine_ssh_target(params, facts, as_root=bool(facts.get('rootful')))
-    return Endpoint(session=SSHSession(target), remote_path=guest_socket(facts),
+    return Endpoint(session=session_for(target), remote_path=guest_socket(facts),
                     timeout=params.get('api_timeout') or 120)

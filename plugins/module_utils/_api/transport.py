@@ -62,6 +62,9 @@ def _load_paramiko(target):
 
 # How an unknown SSH host key is met: refused, or recorded on first use (OpenSSH's accept-new).
 HOST_KEY_CHECKING = ('strict', 'accept-new')
+# Which SSH client a session uses (openssh.session_for): auto takes paramiko where the module's Python has it, else
+# the host's OpenSSH client.
+SSH_CLIENTS = ('auto', 'paramiko', 'openssh')
 
 
 class TransportError(MachinistError):
@@ -88,12 +91,27 @@ class ChannelHTTPConnection(HTTPConnection):
     """HTTP over an already opened socket-like object (an SSH channel)."""
 
     def __init__(self, opener, host='localhost', timeout=60):
+        self._held = []
         HTTPConnection.__init__(self, host, timeout=timeout)
         self._opener = opener
 
     def connect(self):
         self.sock = self._opener()
         self.sock.settimeout(self.timeout)
+
+    def close(self):
+        # http.client closes the connection as soon as it has the head of an answer that ends the connection, before
+        # the body is read: a socket lives on through the file it read from, a channel would not, and the body would
+        # be lost. So the channel is kept here until release(), which Endpoint.request calls after reading.
+        if self.sock is not None:
+            self._held.append(self.sock)
+            self.sock = None
+        HTTPConnection.close(self)
+
+    def release(self):
+        self.close()
+        while self._held:
+            self._held.pop().close()
 
 
 def fingerprint(key):
@@ -121,9 +139,11 @@ class SSHTarget:
     """Where to connect and how to check who answers."""
 
     def __init__(self, host, port, user, identity=None, known_hosts=None, host_key=None,
-                 host_key_checking='strict', timeout=30):
+                 host_key_checking='strict', timeout=30, client='auto'):
         if host_key_checking not in HOST_KEY_CHECKING:
             raise TransportError("host_key_checking must be 'strict' or 'accept-new', got %r" % (host_key_checking,))
+        if client not in SSH_CLIENTS:
+            raise TransportError('ssh_client must be one of %s, got %r' % (', '.join(SSH_CLIENTS), client))
         self.host = host
         self.port = int(port)
         self.user = user
@@ -132,6 +152,7 @@ class SSHTarget:
         self.host_key = host_key
         self.host_key_checking = host_key_checking
         self.timeout = timeout
+        self.client = client
 
     def describe(self):
         return 'ssh://%s@%s:%d' % (self.user, self.host, self.port)
@@ -175,6 +196,8 @@ def _policy_class(paramiko_module):
 
 class SSHSession:
     """One authenticated SSH connection; each request gets its own channel on it."""
+
+    client = 'paramiko'
 
     def __init__(self, target):
         _load_paramiko(target)
@@ -379,7 +402,7 @@ class Endpoint:
             raise TransportError('%s gave no HTTP answer to %s %s: %s (%s)'
                                  % (where, method, path.split('?')[0], exc, type(exc).__name__))
         finally:
-            conn.close()
+            getattr(conn, 'release', conn.close)()
 
     def close(self):
         if self.session is not None:

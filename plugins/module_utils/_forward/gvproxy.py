@@ -17,6 +17,7 @@ is never taken over or removed: the clash is reported with both owners named.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -266,66 +267,65 @@ def boot_script(forwards, gateway=GATEWAY):
     return '\n'.join(lines) + '\n'
 
 
+def save_script(files, link, target):
+    """A POSIX sh script (coreutils only: the guest may have no SFTP server) that writes each (path, text, mode)
+    whose content differs, whole, then renamed into place, makes the symlink `link` to `target` when missing, and
+    prints "wrote PATH" for each. Paths are relative to the login user's home, where the script starts."""
+    lines = [
+        'set -e',
+        'umask 022',
+        'put() {',
+        '    tmp="$1.tmp"',
+        '    printf %s "$3" | base64 -d >"$tmp"',
+        '    if [ -f "$1" ] && [ "$(sha256sum <"$1")" = "$(sha256sum <"$tmp")" ]; then rm -f "$tmp"; return 0; fi',
+        '    chmod "$2" "$tmp"',
+        '    mv -f "$tmp" "$1"',
+        '    echo "wrote $1"',
+        '}',
+    ]
+    folders = sorted(set(os.path.dirname(path) for path, _text, _mode in files) | {os.path.dirname(link)})
+    lines.append('mkdir -p %s' % ' '.join(shlex.quote(f) for f in folders))
+    for path, text, mode in files:
+        lines.append('put %s %o %s' % (shlex.quote(path), mode, base64.b64encode(text.encode('utf-8')).decode('ascii')))
+    quoted = shlex.quote(link)
+    lines.append('[ -L %s ] || { ln -sfn %s %s; echo wrote %s; }' % (quoted, shlex.quote(target), quoted, quoted))
+    return '\n'.join(lines) + '\n'
+
+
 class GuestRecord:
     """The forwards this collection declared for a machine, kept inside it (with the boot script
-    and the user unit that runs it), so they are re-applied at every boot of the machine."""
+    and the user unit that runs it), so they are re-applied at every boot of the machine. Read and
+    written with commands over the session, which both SSH clients run the same way."""
 
-    def __init__(self, session):
+    def __init__(self, session, timeout=60):
         self.session = session
-        self._sftp = None
-
-    def _client(self):
-        if self._sftp is None:
-            self._sftp = self.session.sftp()
-        return self._sftp
-
-    def _read(self, path):
-        try:
-            with self._client().open(path, 'r') as f:
-                return f.read().decode('utf-8')
-        except OSError:
-            return None
+        self.timeout = timeout
 
     def load(self):
-        text = self._read(RECORD_FILE)
+        rc, out, _err = self.session.run('cat %s' % shlex.quote(RECORD_FILE), timeout=self.timeout, limit=1024 * 1024)
+        if rc != 0 or not out.strip():
+            return []
         try:
-            return json.loads(text) if text else []
+            return json.loads(out)
         except ValueError:
             return []
 
     def save(self, forwards):
         """Writes what differs; True when something was written."""
-        sftp = self._client()
-        wanted = [
+        files = [
             (RECORD_FILE, json.dumps(sorted(forwards, key=key), indent=1, sort_keys=True) + '\n', 0o600),
             (SCRIPT_FILE, boot_script(forwards), 0o700),
             (UNIT_FILE, UNIT_TEXT, 0o644),
         ]
-        wrote = False
-        for folder in (RECORD_DIR, '.config/systemd', '.config/systemd/user', '.config/systemd/user/default.target.wants'):
-            try:
-                sftp.stat(folder)
-            except OSError:
-                sftp.mkdir(folder, 0o755)
-        for path, text, mode in wanted:
-            if self._read(path) == text:
-                continue
-            tmp = path + '.tmp'
-            with sftp.open(tmp, 'w') as f:
-                f.write(text.encode('utf-8'))
-            sftp.chmod(tmp, mode)
-            sftp.posix_rename(tmp, path)
-            wrote = True
-        try:
-            sftp.readlink(UNIT_LINK)
-        except OSError:
-            sftp.symlink('../' + UNIT_NAME, UNIT_LINK)
-            wrote = True
-        return wrote
+        script = save_script(files, UNIT_LINK, '../' + UNIT_NAME)
+        rc, out, err = self.session.run('sh -s', stdin=script.encode('utf-8'), timeout=self.timeout)
+        if rc != 0:
+            raise ForwardError('could not write the record of the forwards in the machine (exit %d): %s'
+                               % (rc, (err or out).strip()[-2000:]))
+        return any(line.startswith('wrote ') for line in out.splitlines())
 
     def close(self):
-        if self._sftp is not None:
-            self._sftp.close()
+        pass
 
 
 class HostRecord:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import PodmanAPI
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import endpoint_for_machine, endpoint_from_url
-from ansible_collections.machinist.podman.plugins.module_utils._api.transport import HOST_KEY_CHECKING, SSHSession, TransportError
+from ansible_collections.machinist.podman.plugins.module_utils._api.openssh import session_for
+from ansible_collections.machinist.podman.plugins.module_utils._api.transport import HOST_KEY_CHECKING, SSH_CLIENTS, TransportError
 from ansible_collections.machinist.podman.plugins.module_utils._machine.client import client_for
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.common import make_runner
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.module import TASK_ERRORS, fail
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, NoReturn
 
-    from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint, SSHTarget
+    from ansible_collections.machinist.podman.plugins.module_utils._api.openssh import OpenSSHSession
+    from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint, SSHSession, SSHTarget
 
 # Options documented in the machinist.podman._api doc fragment.
 API_ARGS = dict(
@@ -35,6 +37,7 @@ API_ARGS = dict(
     ssh_known_hosts=dict(type='path'),
     ssh_host_key=dict(type='str', no_log=False),
     ssh_host_key_checking=dict(type='str', choices=list(HOST_KEY_CHECKING)),
+    ssh_client=dict(type='str', default='auto', choices=list(SSH_CLIENTS)),
     executable=dict(type='str', default='podman'),
 )
 API_EXCLUSIVE = [('machine', 'api_url')]
@@ -48,7 +51,8 @@ class APIContext:
     def __init__(self, module: Any) -> None:
         self.module = module  # the AnsibleModule (hinted Any: module_utils imports nothing from Ansible)
         self.api: PodmanAPI | None = None
-        self._open: list[Endpoint | SSHSession] = []
+        self.ssh_client: str | None = None  # the SSH client a session used: paramiko or openssh
+        self._open: list[Endpoint | SSHSession | OpenSSHSession] = []
 
     def machine_facts(self, name: str) -> dict[str, Any]:
         """`podman machine inspect NAME` through the machine modules' own client."""
@@ -67,21 +71,27 @@ class APIContext:
         else:
             endpoint = endpoint_from_url(params)
         self._open.append(endpoint)
+        if endpoint.session is not None:
+            self.ssh_client = endpoint.session.client
         api = PodmanAPI(endpoint, timeout=params.get('api_timeout') or 120)
         api.ping()
         self.api = api
         return api
 
-    def session(self, target: SSHTarget) -> SSHSession:
-        """An SSH session to `target`, closed with the context."""
-        session = SSHSession(target)
+    def session(self, target: SSHTarget) -> SSHSession | OpenSSHSession:
+        """An SSH session to `target` (with its client), closed with the context."""
+        session = session_for(target)
+        self.ssh_client = session.client
         self._open.append(session)
         return session
 
     def context(self) -> dict[str, Any]:
-        if self.api is None:
-            return {}
-        return {'requests': self.api.requests, 'api_url': self.api.endpoint.describe()}
+        out: dict[str, Any] = {}
+        if self.api is not None:
+            out.update(requests=self.api.requests, api_url=self.api.endpoint.describe())
+        if self.ssh_client:
+            out['ssh_client'] = self.ssh_client
+        return out
 
     def close(self) -> None:
         while self._open:

@@ -43,7 +43,7 @@ FORWARD_ARGS = dict(
     exclusive=dict(type='bool', default=False),
     persist=dict(type='bool', default=True),
     **dict((k, API_ARGS[k]) for k in ('executable', 'ssh_identity', 'ssh_known_hosts', 'ssh_host_key',
-                                      'ssh_host_key_checking'))
+                                      'ssh_host_key_checking', 'ssh_client'))
 )
 FORWARD_RULES = dict(mutually_exclusive=[('machine', 'gvproxy_socket')], required_one_of=[('machine', 'gvproxy_socket')])
 

@@ -38,7 +38,7 @@ HEALTH_ARGS = dict(
     default_connection=dict(type='bool'),
     timeout=dict(type='int', default=300),
     **dict((k, API_ARGS[k]) for k in ('executable', 'ssh_identity', 'ssh_known_hosts', 'ssh_host_key',
-                                      'ssh_host_key_checking'))
+                                      'ssh_host_key_checking', 'ssh_client'))
 )
 
 

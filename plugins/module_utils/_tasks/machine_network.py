@@ -42,7 +42,7 @@ NETWORK_ARGS = dict(
     state=dict(type='str', default='present', choices=['present', 'absent']),
     timeout=dict(type='int', default=300),
     **dict((k, API_ARGS[k]) for k in ('executable', 'ssh_identity', 'ssh_known_hosts', 'ssh_host_key',
-                                      'ssh_host_key_checking'))
+                                      'ssh_host_key_checking', 'ssh_client'))
 )
 
 
