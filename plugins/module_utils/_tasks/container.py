@@ -2,7 +2,7 @@
 # Copyright (c) machinist.podman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the container and container_image modules do with their options, through the Podman API.
+"""What the container, containers and container_image modules do with their options, through the Podman API.
 
 Note that this module util is PRIVATE to the collection: its interface may change at any time.
 """
@@ -13,9 +13,11 @@ import os
 from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import registry_auth_header
-from ansible_collections.machinist.podman.plugins.module_utils._container.converge import converge_container
+from ansible_collections.machinist.podman.plugins.module_utils._api.transport import TransportError
+from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
+from ansible_collections.machinist.podman.plugins.module_utils._container.converge import ContainerError, converge_container
 from ansible_collections.machinist.podman.plugins.module_utils._container.image import ImageError, archive_image, converge_image
-from ansible_collections.machinist.podman.plugins.module_utils._container.spec import NETWORK_MODES, RESTART_POLICIES, desired_from_params
+from ansible_collections.machinist.podman.plugins.module_utils._container.spec import NETWORK_MODES, RESTART_POLICIES, ContainerSpecError, desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import API_ARGS, API_EXCLUSIVE, API_ONE_OF
 
 if TYPE_CHECKING:
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
 
     from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import APIContext
 
-CONTAINER_ARGS = dict(
+# One container's own options: the container module's, and each item of the containers module's list.
+CONTAINER_OPTIONS = dict(
     name=dict(type='str', required=True),
     state=dict(type='str', default='started', choices=['present', 'started', 'stopped', 'absent']),
     image=dict(type='str'),
@@ -38,11 +41,10 @@ CONTAINER_ARGS = dict(
     restart_retries=dict(type='int'),
     recreate=dict(type='bool', default=False),
     stop_timeout=dict(type='int', default=10),
-    **API_ARGS
 )
-CONTAINER_RULES = dict(mutually_exclusive=API_EXCLUSIVE, required_one_of=API_ONE_OF,
-                       required_if=[('state', 'present', ['image']), ('state', 'started', ['image']),
-                                    ('state', 'stopped', ['image'])])
+CONTAINER_REQUIRED_IF = [('state', 'present', ['image']), ('state', 'started', ['image']), ('state', 'stopped', ['image'])]
+CONTAINER_ARGS = dict(CONTAINER_OPTIONS, **API_ARGS)
+CONTAINER_RULES = dict(mutually_exclusive=API_EXCLUSIVE, required_one_of=API_ONE_OF, required_if=CONTAINER_REQUIRED_IF)
 
 
 def container_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
@@ -52,6 +54,64 @@ def container_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = F
     api = ctx.open_api()
     return converge_container(api, desired, p['name'], p['state'], recreate=p['recreate'], pull=p['pull'],
                               stop_timeout=p['stop_timeout'], check_mode=check_mode)
+
+
+CONTAINERS_ARGS = dict(
+    containers=dict(type='list', elements='dict', required=True, options=CONTAINER_OPTIONS,
+                    required_if=CONTAINER_REQUIRED_IF),
+    **API_ARGS
+)
+CONTAINERS_RULES = dict(mutually_exclusive=API_EXCLUSIVE, required_one_of=API_ONE_OF)
+
+
+def containers_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
+    """Each container of the list converged as the container module converges one, in order, over one API
+    connection. Every spec is checked before anything is reached. A container that fails does not stop the others
+    (a lost connection does: the rest are reported as not reached); the task then fails naming each failure, with
+    every container's result."""
+    items = params['containers']
+    desired = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item['name'] in seen:
+            raise ContainerSpecError('containers[%d]: the name %s is already given to containers[%d]; declare each '
+                                     'container once' % (i, item['name'], seen[item['name']]))
+        seen[item['name']] = i
+        try:
+            desired.append(desired_from_params(item) if item['state'] != 'absent' else None)
+        except ContainerSpecError as exc:
+            raise ContainerSpecError('containers[%d] (%s): %s' % (i, item['name'], exc))
+    results: list[dict[str, Any]] = []
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    failed: list[str] = []
+    lost = None
+    api = ctx.open_api() if items else None
+    for item, want in zip(items, desired):
+        name = item['name']
+        if lost is not None:
+            results.append({'name': name, 'changed': False, 'failed': True, 'msg': 'not reached: %s' % lost})
+            continue
+        try:
+            out = converge_container(api, want, name, item['state'], recreate=item['recreate'], pull=item['pull'],
+                                     stop_timeout=item['stop_timeout'], check_mode=check_mode)
+        except TransportError as exc:
+            lost = str(exc)
+            failed.append('%s: %s' % (name, exc))
+            results.append({'name': name, 'changed': bool(exc.changed), 'failed': True, 'msg': str(exc)})
+            continue
+        except MachinistError as exc:
+            failed.append('%s: %s' % (name, exc))
+            results.append({'name': name, 'changed': bool(exc.changed), 'failed': True, 'msg': str(exc)})
+            continue
+        before[name], after[name] = out['before'], out['after']
+        results.append({'name': name, 'changed': out['changed'], 'actions': out['actions'], 'container': out['container'],
+                        'differences': out['differences']})
+    changed = any(r['changed'] for r in results)
+    if failed:
+        raise ContainerError('containers: %d of %d failed (the others were converged; see containers): %s'
+                             % (len(failed), len(items), '; '.join(failed)), changed=changed, containers=results)
+    return {'changed': changed, 'containers': results, 'before': before, 'after': after}
 
 
 CONTAINER_IMAGE_ARGS = dict(
