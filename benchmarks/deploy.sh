@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Deploys N containers through machinist.podman.container against `podman --remote run -d` doing the
-# same, both as Ansible tasks in one playbook run, against a real `podman system service` (the one
-# scripts/lib/api-services.sh starts), and prints the ratio. Target: at most 1.0x. Also prints the
-# same deploy as a bare shell loop of `podman --remote run -d`, outside Ansible, for scale.
+# Deploys N containers four ways in one playbook run, against a real `podman system service` (the one
+# scripts/lib/api-services.sh starts): machinist.podman.container (a task each) against `podman --remote run -d`
+# (a command task each), target at most 1.0x; machinist.podman.containers (one task) against those command tasks,
+# target at most 0.25x, and against a bare shell loop of `podman --remote run -d` in one task, target at most 1.5x.
+# Also prints the shell loop outside Ansible, for scale.
 #
-#   sudo benchmarks/deploy.sh [N]     (default 10 containers per round, 3 rounds)
+#   sudo benchmarks/deploy.sh [N]     (default 20 containers per round, 4 rounds)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root
-count=${1:-10}
+count=${1:-20}
 work=$MACHINIST_SHARE/bench
 install_collection "$repo" "$work" "$work/collections" >/dev/null 2>&1
 config=$(bash "$repo/scripts/lib/api-services.sh" start)
