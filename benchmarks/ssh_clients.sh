@@ -24,13 +24,25 @@ import time
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import PodmanAPI
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import endpoint_from_url
 
+
+
+def run_command(args, data=None, before_communicate_callback=None, **_kwargs):
+    """AnsibleModule.run_command's interface as the OpenSSH session uses it (bytes back)."""
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE if data else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    if before_communicate_callback is not None:
+        before_communicate_callback(proc)
+    out, err = proc.communicate(data if data else None)
+    return proc.returncode, out, err
+
+
 url, key, known = sys.argv[1:4]
 rounds, count = 3, 10
 times = {'paramiko': [], 'openssh': []}
 for r in range(rounds):
     for client in (('paramiko', 'openssh') if r % 2 == 0 else ('openssh', 'paramiko')):
         params = {'api_url': url, 'ssh_identity': key, 'ssh_known_hosts': known, 'api_timeout': 60, 'ssh_client': client}
-        endpoint = endpoint_from_url(params)
+        endpoint = endpoint_from_url(params, run_command)
         t0 = time.time()
         endpoint.session.connect()
         t1 = time.time()

@@ -62,7 +62,7 @@ def machine_ssh_target(params, facts, as_root=False):
                      timeout=min(params.get('api_timeout') or 60, 60), client=params.get('ssh_client') or 'auto')
 
 
-def endpoint_from_url(params):
+def endpoint_from_url(params, run_command=None):
     url = params['api_url']
     timeout = params.get('api_timeout') or 120
     m = _UNIX_URL.fullmatch(url)
@@ -80,10 +80,10 @@ def endpoint_from_url(params):
                        host_key=params.get('ssh_host_key'),
                        host_key_checking=params.get('ssh_host_key_checking') or 'strict',
                        timeout=min(timeout, 60), client=params.get('ssh_client') or 'auto')
-    return Endpoint(session=session_for(target), remote_path=m.group('path'), timeout=timeout)
+    return Endpoint(session=session_for(target, run_command), remote_path=m.group('path'), timeout=timeout)
 
 
-def endpoint_for_machine(params, facts):
+def endpoint_for_machine(params, facts, run_command=None):
     """The host-side socket gvproxy forwards (when it is there), else SSH to the guest's socket."""
     name = facts.get('name')
     if facts.get('state') != 'running':
@@ -97,5 +97,5 @@ def endpoint_for_machine(params, facts):
         raise TransportError('machine=%s: its host-side API socket %s does not exist (this podman or provider does '
                              'not forward one); use api_transport: ssh' % (name, sock or '(none reported)'))
     target = machine_ssh_target(params, facts, as_root=bool(facts.get('rootful')))
-    return Endpoint(session=session_for(target), remote_path=guest_socket(facts),
+    return Endpoint(session=session_for(target, run_command), remote_path=guest_socket(facts),
                     timeout=params.get('api_timeout') or 120)

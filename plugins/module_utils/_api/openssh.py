@@ -19,6 +19,8 @@ connection (ControlMaster) in a private folder:
 - a command runs through the master (the login shell reads it, as with paramiko), bounded in time
   and output; on its deadline the client is killed, which closes the channel, and sshd ends the
   command.
+Every ssh runs through the run_command it is given (AnsibleModule.run_command in a module), as any
+program a module starts, each with a deadline.
 The master exits by itself after ten idle minutes, so one left behind by a killed module does not
 stay; close() ends it and removes the folder.
 """
@@ -30,13 +32,10 @@ import hashlib
 import io
 import os
 import re
-import selectors
 import shutil
 import socket
-import subprocess
 import tempfile
 import threading
-import time
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHSession, TransportError, known_hosts_name
 from ansible_collections.machinist.podman.plugins.module_utils._host.runner import find_program
@@ -55,9 +54,10 @@ def _has_paramiko():
     return True
 
 
-def session_for(target, search=shutil.which):
+def session_for(target, run_command=None, search=shutil.which):
     """The SSH session for `target` with its client (transport.SSH_CLIENTS): paramiko's when the target asks for it,
-    or asks for auto and this Python has it; else the OpenSSH client's."""
+    or asks for auto and this Python has it; else the OpenSSH client's, which runs ssh through `run_command`
+    (AnsibleModule.run_command, or one with its interface)."""
     client = target.client
     if client == 'paramiko' or (client == 'auto' and _has_paramiko()):
         return SSHSession(target)
@@ -70,7 +70,10 @@ def session_for(target, search=shutil.which):
         raise TransportError('reaching %s needs an SSH client on the host that runs this task: the OpenSSH client (ssh, '
                              'from the openssh-client package) or the Python library paramiko (pip install paramiko, or '
                              'the python3-paramiko package); it has neither' % target.describe())
-    return OpenSSHSession(target, program)
+    if run_command is None:
+        raise TransportError('reaching %s with the OpenSSH client needs a way to run programs, and none was given '
+                             '(a bug of the collection: please report it)' % target.describe())
+    return OpenSSHSession(target, program, run_command)
 
 
 def _option(name, value):
@@ -113,9 +116,10 @@ class OpenSSHSession:
 
     client = 'openssh'
 
-    def __init__(self, target, program='ssh'):
+    def __init__(self, target, program, run_command):
         self.target = target
         self.program = program
+        self._run_command = run_command
         self.recorded_host_key = None
         self._dir = None
         self._forwards = {}
@@ -168,6 +172,28 @@ class OpenSSHSession:
             f.write('%s %s %s\n' % (known_hosts_name(t.host, t.port), parts[0], parts[1]))
         return path
 
+    def _spawn(self, argv, timeout, data=None):
+        """(rc, stdout bytes, stderr bytes, expired) of `argv` run through run_command; killed after `timeout`
+        seconds (expired True). Without `data` its stdin is empty."""
+        timers = []
+
+        def deadline(proc):
+            timer = threading.Timer(timeout, _kill, (proc, timers))
+            timer.daemon = True
+            timers.append(timer)
+            timer.start()
+        try:
+            rc, out, err = self._run_command(argv, data=data if data else None, binary_data=True, encoding=None,
+                                             expand_user_and_vars=False, handle_exceptions=False,
+                                             before_communicate_callback=deadline)
+        except OSError as exc:
+            raise TransportError('cannot run %s to reach %s: %s' % (self.program, self.target.describe(), exc))
+        finally:
+            for timer in timers:
+                if isinstance(timer, threading.Timer):
+                    timer.cancel()
+        return rc, out or b'', err or b'', 'expired' in timers
+
     def _alive(self):
         return self._dir is not None and os.path.exists(os.path.join(self._dir, 'ctl'))
 
@@ -185,15 +211,11 @@ class OpenSSHSession:
             if folder:
                 os.makedirs(folder, mode=0o700, exist_ok=True)
             _end_with_newline(t.known_hosts)
-        argv = self._argv('-o', 'ControlMaster=yes', '-o', 'ControlPersist=%d' % _IDLE, '-E', log, '-N', '-f')
-        try:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  timeout=3 * t.timeout + 5, check=False)
-            rc = proc.returncode
-        except subprocess.TimeoutExpired:
+        argv = self._argv('-n', '-o', 'ControlMaster=yes', '-o', 'ControlPersist=%d' % _IDLE, '-E', log, '-N', '-f')
+        limit = 3 * t.timeout + 5
+        rc, _out, _err, expired = self._spawn(argv, limit)
+        if expired:
             rc = None
-        except OSError as exc:
-            raise TransportError('cannot run %s to reach %s: %s' % (self.program, t.describe(), exc))
         if rc == 0 and self._alive():
             after = self._known_text()
             if after != before:
@@ -203,7 +225,7 @@ class OpenSSHSession:
             return self
         said = self._log(log)
         if rc is None:
-            raise TransportError('%s did not let us in within %d seconds%s' % (t.describe(), 3 * t.timeout + 5,
+            raise TransportError('%s did not let us in within %d seconds%s' % (t.describe(), limit,
                                                                                ': ' + said if said else ''))
         raise self._connect_error(said)
 
@@ -263,9 +285,9 @@ class OpenSSHSession:
             return None
         t = self.target
         try:
-            out = subprocess.run([keyscan, '-T', '5', '-p', str(t.port), '-t', 'ed25519,ecdsa,rsa', t.host],
-                                 stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False).stdout
-        except (OSError, subprocess.TimeoutExpired):
+            rc, out, _err, _expired = self._spawn([keyscan, '-T', '5', '-p', str(t.port), '-t', 'ed25519,ecdsa,rsa',
+                                                   t.host], 10)
+        except TransportError:
             return None
         for line in out.decode('ascii', 'replace').splitlines():
             fields = line.split()
@@ -286,15 +308,11 @@ class OpenSSHSession:
                 return local
             self._count += 1
             local = os.path.join(self._folder(), 'f%d' % self._count)
-            argv = self._argv('-o', 'ControlMaster=no', '-O', 'forward', '-L', '%s:%s' % (local, remote))
-            try:
-                proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=self.target.timeout,
-                                      check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise TransportError('%s would not forward %s for us: %s' % (self.target.describe(), what, exc))
-            if proc.returncode != 0:
+            argv = self._argv('-n', '-o', 'ControlMaster=no', '-O', 'forward', '-L', '%s:%s' % (local, remote))
+            rc, _out, err, expired = self._spawn(argv, self.target.timeout)
+            if rc != 0 or expired:
                 raise TransportError('%s would not forward %s for us: %s' % (
-                    self.target.describe(), what, proc.stderr.decode('utf-8', 'replace').strip()))
+                    self.target.describe(), what, 'no answer in time' if expired else err.decode('utf-8', 'replace').strip()))
             self._forwards[remote] = local
             return local
 
@@ -325,78 +343,43 @@ class OpenSSHSession:
     # -- commands --------------------------------------------------------------------------
     def run(self, command, stdin=b'', timeout=120, limit=1024 * 1024):
         """Runs `command` on the server (its login shell reads it), `stdin` sent and closed: (rc, stdout, stderr) as
-        text. Bounded as SSHSession.run: past `timeout` seconds or `limit` bytes the command is stopped and refused."""
+        text. Bounded as SSHSession.run: past `timeout` seconds the client is killed, which closes the channel, and
+        the command is refused; so is one that printed more than `limit` bytes."""
         self.connect()
-        argv = self._argv('-o', 'ControlMaster=no', '-o', 'LogLevel=ERROR', '-T') + [command]
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        except OSError as exc:
-            raise TransportError('cannot run %s to reach %s: %s' % (self.program, self.target.describe(), exc))
-        writer = threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True)
-        writer.start()
-        out, err = [], []
-        size = 0
-        deadline = time.time() + timeout
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ, out)
-        sel.register(proc.stderr, selectors.EVENT_READ, err)
-        try:
-            while sel.get_map():
-                left = deadline - time.time()
-                if left <= 0:
-                    raise TransportError('a command on %s was still running after %d seconds; it was stopped'
-                                         % (self.target.describe(), timeout))
-                for key, _events in sel.select(min(left, 1.0)):
-                    data = os.read(key.fileobj.fileno(), 65536)
-                    if not data:
-                        sel.unregister(key.fileobj)
-                        continue
-                    size += len(data)
-                    key.data.append(data)
-                    if size > limit:
-                        raise TransportError('a command on %s printed more than %d bytes; it was stopped'
-                                             % (self.target.describe(), limit))
-            rc = proc.wait(timeout=max(1.0, deadline - time.time()))
-        except subprocess.TimeoutExpired:
+        extra = () if stdin else ('-n',)
+        argv = self._argv(*(extra + ('-o', 'ControlMaster=no', '-o', 'LogLevel=ERROR', '-T'))) + [command]
+        rc, out, err, expired = self._spawn(argv, timeout, data=stdin)
+        if expired:
             raise TransportError('a command on %s was still running after %d seconds; it was stopped'
                                  % (self.target.describe(), timeout))
-        finally:
-            sel.close()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
-        text_err = b''.join(err).decode('utf-8', 'replace')
+        if len(out) + len(err) > limit:
+            raise TransportError('a command on %s printed more than %d bytes; it was stopped'
+                                 % (self.target.describe(), limit))
+        text_err = err.decode('utf-8', 'replace')
         if rc == 255 and not self._alive():
             raise TransportError('%s stopped answering while a command ran: %s' % (self.target.describe(), text_err.strip()))
-        return rc, b''.join(out).decode('utf-8', 'replace'), text_err
+        return rc, out.decode('utf-8', 'replace'), text_err
 
     def close(self):
         if self._dir is None:
             return
         if self._alive():
             try:
-                subprocess.run(self._argv('-O', 'exit'), stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
-                               check=False)
-            except (OSError, subprocess.TimeoutExpired):
+                self._spawn(self._argv('-n', '-O', 'exit'), 10)
+            except TransportError:
                 pass
         shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = None
         self._forwards = {}
 
 
-def _feed(pipe, data):
+def _kill(proc, timers):
+    """A deadline's end: the ssh client is killed (for a command, that closes its channel, and sshd ends it)."""
+    timers.append('expired')
     try:
-        if data:
-            pipe.write(data)
+        proc.kill()
     except OSError:
-        pass  # the command ended without reading it all
-    finally:
-        try:
-            pipe.close()
-        except OSError:
-            pass
+        pass
 
 
 class _ForwardedSocket:

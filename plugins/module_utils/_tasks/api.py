@@ -67,9 +67,9 @@ class APIContext:
         """The PodmanAPI for the module's connection options, once it answers _ping."""
         params = self.module.params
         if params.get('machine'):
-            endpoint = endpoint_for_machine(params, self.machine_facts(params['machine']))
+            endpoint = endpoint_for_machine(params, self.machine_facts(params['machine']), self.module.run_command)
         else:
-            endpoint = endpoint_from_url(params)
+            endpoint = endpoint_from_url(params, self.module.run_command)
         self._open.append(endpoint)
         if endpoint.session is not None:
             self.ssh_client = endpoint.session.client
@@ -80,7 +80,7 @@ class APIContext:
 
     def session(self, target: SSHTarget) -> SSHSession | OpenSSHSession:
         """An SSH session to `target` (with its client), closed with the context."""
-        session = session_for(target)
+        session = session_for(target, self.module.run_command)
         self.ssh_client = session.client
         self._open.append(session)
         return session

@@ -19,7 +19,7 @@ from ansible_collections.machinist.podman.plugins.module_utils._api import opens
 from ansible_collections.machinist.podman.plugins.module_utils._api.openssh import OpenSSHSession, session_for  # noqa: E402
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint, SSHSession, SSHTarget, TransportError  # noqa: E402
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore  # noqa: E402
-from ansible_collections.machinist.podman.tests.unit.ssh_server import AnyKey, Shell, SSHServer, keygen  # noqa: E402
+from ansible_collections.machinist.podman.tests.unit.ssh_server import AnyKey, Shell, SSHServer, keygen, run_command  # noqa: E402
 
 
 @pytest.fixture(params=['paramiko', 'openssh'])
@@ -43,7 +43,7 @@ def server(tmp_path):
 def _connect(server, tmp_path, known_hosts, checking='accept-new', client='paramiko'):
     target = SSHTarget('127.0.0.1', server.port, 'core', identity=keygen(tmp_path / ('id%d' % len(server.transports))),
                        known_hosts=str(known_hosts), host_key_checking=checking, timeout=10, client=client)
-    session = session_for(target)
+    session = session_for(target, run_command)
     assert isinstance(session, SSHSession if client == 'paramiko' else OpenSSHSession)
     try:
         session.connect()
@@ -90,7 +90,7 @@ def shell(tmp_path, client):
     target = SSHTarget('127.0.0.1', s.port, 'core', identity=keygen(tmp_path / 'id'),
                        known_hosts=str(tmp_path / 'known_hosts'), host_key_checking='accept-new', timeout=10,
                        client=client)
-    session = session_for(target)
+    session = session_for(target, run_command)
     yield session
     session.close()
     for proc in Shell.procs:
@@ -174,12 +174,12 @@ def test_a_channel_the_server_refuses_is_named(shell, tmp_path):
 def test_no_ssh_client_at_all_is_named_with_both_fixes(tmp_path, monkeypatch):
     target = SSHTarget('127.0.0.1', 22, 'core', client='openssh')
     with pytest.raises(TransportError, match=r'ssh_client=openssh: .* needs the OpenSSH client \(ssh\)'):
-        session_for(target, search=lambda name: None)
+        session_for(target, run_command, search=lambda name: None)
     monkeypatch.setattr(openssh, '_has_paramiko', lambda: False)
     target = SSHTarget('127.0.0.1', 22, 'core')
     with pytest.raises(TransportError, match=r'needs an SSH client .* OpenSSH client .* paramiko'):
-        session_for(target, search=lambda name: None)
-    assert isinstance(session_for(target), OpenSSHSession)  # auto without paramiko: the host's ssh
+        session_for(target, run_command, search=lambda name: None)
+    assert isinstance(session_for(target, run_command), OpenSSHSession)  # auto without paramiko: the host's ssh
 
 
 def test_an_unknown_client_is_refused_naming_the_field():

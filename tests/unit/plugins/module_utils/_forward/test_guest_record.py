@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.machinist.podman.plugins.module_utils._api.openssh import session_for
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHTarget
 from ansible_collections.machinist.podman.plugins.module_utils._forward import gvproxy
-from ansible_collections.machinist.podman.tests.unit.ssh_server import Shell, SSHServer, keygen
+from ansible_collections.machinist.podman.tests.unit.ssh_server import Shell, SSHServer, keygen, run_command
 
 FORWARD = {'local': '127.0.0.1:8080', 'remote': '192.168.127.2:80', 'protocol': 'tcp'}
 
@@ -29,7 +29,7 @@ def guest(request, tmp_path):
     target = SSHTarget('127.0.0.1', server.port, 'core', identity=keygen(tmp_path / 'id'),
                        known_hosts=str(tmp_path / 'known_hosts'), host_key_checking='accept-new', timeout=10,
                        client=request.param)
-    session = session_for(target)
+    session = session_for(target, run_command)
     yield home, gvproxy.GuestRecord(session)
     session.close()
     server.close()
