@@ -23,17 +23,8 @@ import time
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import PodmanAPI
 from ansible_collections.machinist.podman.plugins.module_utils._api.endpoint import endpoint_from_url
+from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
 
-
-
-def run_command(args, data=None, before_communicate_callback=None, **_kwargs):
-    """AnsibleModule.run_command's interface as the OpenSSH session uses it (bytes back)."""
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE if data else subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    if before_communicate_callback is not None:
-        before_communicate_callback(proc)
-    out, err = proc.communicate(data if data else None)
-    return proc.returncode, out, err
 
 
 url, key, known = sys.argv[1:4]

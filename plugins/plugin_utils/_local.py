@@ -26,18 +26,38 @@ if TYPE_CHECKING:
 
 def run_command(args: list[str], environ_update: dict[str, str] | None = None, expand_user_and_vars: bool = True,
                 handle_exceptions: bool = True, before_communicate_callback: Callable[[Any], None] | None = None,
-                encoding: str = 'utf-8', errors: str = 'strict') -> tuple[int, str, str]:
+                encoding: str | None = 'utf-8', errors: str = 'strict', data: bytes | str | None = None,
+                binary_data: bool = False) -> tuple[int, Any, Any]:
     """(rc, stdout, stderr) of `args`, with AnsibleModule.run_command's meaning for the arguments a
-    LocalRunner passes. An OSError (no such program) is raised, as run_command's handle_exceptions=False."""
+    LocalRunner and the OpenSSH session pass: `data` written to its stdin (a newline added unless
+    binary_data), else no stdin; bytes back when `encoding` is None. An OSError (no such program) is
+    raised, as run_command's handle_exceptions=False."""
     if expand_user_and_vars:
         args = [os.path.expanduser(os.path.expandvars(a)) for a in args]
     env = dict(os.environ)
     env.update(environ_update or {})
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    if data and not binary_data:
+        data += b'\n'
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE if data else subprocess.DEVNULL, stdout=out, stderr=err,
+                                env=env)
         if before_communicate_callback is not None:
             before_communicate_callback(proc)
+        if data:
+            try:
+                proc.stdin.write(data)
+            except BrokenPipeError:
+                pass  # the program ended (or was ended) without reading it all
+            finally:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
         rc = proc.wait()
         out.seek(0)
         err.seek(0)
+        if encoding is None:
+            return rc, out.read(), err.read()
         return rc, out.read().decode(encoding, errors), err.read().decode(encoding, errors)

@@ -164,17 +164,3 @@ class Shell(Forwarding):
                 pass  # the client closed the channel: a command it stopped
         threading.Thread(target=serve, daemon=True).start()
         return True
-
-
-def run_command(args, data=None, binary_data=False, encoding='utf-8', expand_user_and_vars=True,
-                handle_exceptions=True, before_communicate_callback=None):
-    """The part of AnsibleModule.run_command's interface that the OpenSSH session uses, for tests that have no module:
-    `data` on stdin (else no stdin), the started process given to the callback, bytes back without `encoding`."""
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE if data else subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    if before_communicate_callback is not None:
-        before_communicate_callback(proc)
-    out, err = proc.communicate(data if data else None)
-    if encoding:
-        out, err = out.decode(encoding), err.decode(encoding)
-    return proc.returncode, out, err

@@ -28,7 +28,6 @@ stay; close() ends it and removes the folder.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import os
 import re
@@ -37,8 +36,15 @@ import socket
 import tempfile
 import threading
 
-from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHSession, TransportError, known_hosts_name
-from ansible_collections.machinist.podman.plugins.module_utils._host.runner import find_program
+from ansible_collections.machinist.podman.plugins.module_utils._api.transport import (
+    SSHSession,
+    TransportError,
+    blob_fingerprint,
+    end_with_newline,
+    known_hosts_name,
+)
+from ansible_collections.machinist.podman.plugins.module_utils._host.runner import Deadline, find_program
+from ansible_collections.machinist.podman.plugins.module_utils._host.state import names_host
 
 # An idle master (no channel open) ends after this many seconds.
 _IDLE = 600
@@ -85,28 +91,14 @@ def _option(name, value):
 
 
 def _fingerprint(b64):
-    digest = hashlib.sha256(base64.b64decode(b64)).digest()
-    return 'SHA256:' + base64.b64encode(digest).decode('ascii').rstrip('=')
-
-
-def _end_with_newline(path):
-    """OpenSSH appends a recorded key right after the last byte: a last line without its newline (an editor's) would
-    run into it."""
-    try:
-        with open(path, 'a+b') as f:
-            if f.seek(0, os.SEEK_END) > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b'\n':
-                    f.write(b'\n')
-    except OSError:
-        pass  # ssh says why it cannot write there
+    return blob_fingerprint(base64.b64decode(b64))
 
 
 def _known_line(text, name):
-    """The key (type, base64) a known_hosts text holds for `name` in plain form, or None."""
+    """The key (type, base64) of the first known_hosts line in `text` for `name`, plain or hashed, or None."""
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) >= 3 and name in fields[0].split(','):
+        if len(fields) >= 3 and names_host(line.encode('ascii', 'replace'), [name]):
             return fields[1], fields[2]
     return None
 
@@ -175,24 +167,16 @@ class OpenSSHSession:
     def _spawn(self, argv, timeout, data=None):
         """(rc, stdout bytes, stderr bytes, expired) of `argv` run through run_command; killed after `timeout`
         seconds (expired True). Without `data` its stdin is empty."""
-        timers = []
-
-        def deadline(proc):
-            timer = threading.Timer(timeout, _kill, (proc, timers))
-            timer.daemon = True
-            timers.append(timer)
-            timer.start()
+        deadline = Deadline(timeout, stop=_kill)
         try:
             rc, out, err = self._run_command(argv, data=data if data else None, binary_data=True, encoding=None,
                                              expand_user_and_vars=False, handle_exceptions=False,
-                                             before_communicate_callback=deadline)
+                                             before_communicate_callback=deadline.start)
         except OSError as exc:
             raise TransportError('cannot run %s to reach %s: %s' % (self.program, self.target.describe(), exc))
         finally:
-            for timer in timers:
-                if isinstance(timer, threading.Timer):
-                    timer.cancel()
-        return rc, out or b'', err or b'', 'expired' in timers
+            deadline.cancel()
+        return rc, out or b'', err or b'', deadline.expired
 
     def _alive(self):
         return self._dir is not None and os.path.exists(os.path.join(self._dir, 'ctl'))
@@ -210,7 +194,10 @@ class OpenSSHSession:
             folder = os.path.dirname(t.known_hosts)
             if folder:
                 os.makedirs(folder, mode=0o700, exist_ok=True)
-            _end_with_newline(t.known_hosts)
+            try:
+                end_with_newline(t.known_hosts)
+            except OSError:
+                pass  # ssh says why it cannot write there
         argv = self._argv('-n', '-o', 'ControlMaster=yes', '-o', 'ControlPersist=%d' % _IDLE, '-E', log, '-N', '-f')
         limit = 3 * t.timeout + 5
         rc, _out, _err, expired = self._spawn(argv, limit)
@@ -373,9 +360,8 @@ class OpenSSHSession:
         self._forwards = {}
 
 
-def _kill(proc, timers):
+def _kill(proc):
     """A deadline's end: the ssh client is killed (for a command, that closes its channel, and sshd ends it)."""
-    timers.append('expired')
     try:
         proc.kill()
     except OSError:

@@ -86,6 +86,10 @@ class UnixHTTPConnection(HTTPConnection):
             raise TransportError('cannot connect to the unix socket %s: %s' % (self.path, exc.strerror or exc))
         self.sock = sock
 
+    def release(self):
+        """The end of a request (as ChannelHTTPConnection.release): a socket needs nothing more than closing."""
+        self.close()
+
 
 class ChannelHTTPConnection(HTTPConnection):
     """HTTP over an already opened socket-like object (an SSH channel)."""
@@ -116,8 +120,23 @@ class ChannelHTTPConnection(HTTPConnection):
 
 def fingerprint(key):
     """OpenSSH's SHA256 fingerprint of a paramiko key."""
-    digest = hashlib.sha256(key.asbytes()).digest()
+    return blob_fingerprint(key.asbytes())
+
+
+def blob_fingerprint(blob):
+    """OpenSSH's SHA256 fingerprint of a public key's wire form (the base64 field of a known_hosts line, decoded)."""
+    digest = hashlib.sha256(blob).digest()
     return 'SHA256:' + base64.b64encode(digest).decode('ascii').rstrip('=')
+
+
+def end_with_newline(path):
+    """Ends the file `path` (made if missing) with a newline if it has content without one, so that a line appended
+    next (by us or by OpenSSH, which appends right after the last byte) does not run into an editor's last line."""
+    with open(path, 'a+b') as f:
+        if f.seek(0, os.SEEK_END) > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b'\n':
+                f.write(b'\n')
 
 
 def known_hosts_name(host, port):
@@ -181,14 +200,9 @@ def _policy_class(paramiko_module):
             folder = os.path.dirname(t.known_hosts)
             if folder:
                 os.makedirs(folder, mode=0o700, exist_ok=True)
-            line = ('%s %s %s\n' % (hostname, key.get_name(), key.get_base64())).encode('ascii')
-            with open(t.known_hosts, 'a+b') as f:
-                # A last line without its newline (an editor's) would otherwise run into this one.
-                if f.seek(0, os.SEEK_END) > 0:
-                    f.seek(-1, os.SEEK_END)
-                    if f.read(1) != b'\n':
-                        line = b'\n' + line
-                f.write(line)
+            end_with_newline(t.known_hosts)
+            with open(t.known_hosts, 'ab') as f:
+                f.write(('%s %s %s\n' % (hostname, key.get_name(), key.get_base64())).encode('ascii'))
             self.recorded = '%s %s' % (key.get_name(), fingerprint(key))
 
     return CheckedHostKeys
@@ -348,12 +362,6 @@ class SSHSession:
             chan.close()
         return rc, b''.join(out).decode('utf-8', 'replace'), b''.join(err).decode('utf-8', 'replace')
 
-    def sftp(self):
-        try:
-            return self.connect().open_sftp()
-        except paramiko.SSHException as exc:
-            raise TransportError('%s has no SFTP subsystem for us: %s' % (self.target.describe(), exc))
-
     def close(self):
         if self._client is not None:
             self._client.close()
@@ -402,7 +410,7 @@ class Endpoint:
             raise TransportError('%s gave no HTTP answer to %s %s: %s (%s)'
                                  % (where, method, path.split('?')[0], exc, type(exc).__name__))
         finally:
-            getattr(conn, 'release', conn.close)()
+            conn.release()
 
     def close(self):
         if self.session is not None:

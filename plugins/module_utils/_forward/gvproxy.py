@@ -324,9 +324,6 @@ class GuestRecord:
                                % (rc, (err or out).strip()[-2000:]))
         return any(line.startswith('wrote ') for line in out.splitlines())
 
-    def close(self):
-        pass
-
 
 class HostRecord:
     """The declared forwards in the collection's state folder, for a gvproxy reached at an explicit
@@ -350,9 +347,6 @@ class HostRecord:
         if self.store.read_json('forwards', self.name) != data:
             self.store.write_json(data, 'forwards', self.name)
         return False  # bookkeeping on the controller side is not a change of the target
-
-    def close(self):
-        pass
 
 
 def converge_forwards(forwarder, record, desired, state, exclusive=False, check_mode=False, owner_of=None):

@@ -348,12 +348,14 @@ def stop_session(proc: Any, grace: float = 15) -> None:
 
 class Deadline:
     """A time limit on one started process: `start` is given the process as run_command starts it (its
-    before_communicate_callback); when the time runs out while the process still runs, its session is
-    stopped. A process that ended in time is never signalled, whatever it left running."""
+    before_communicate_callback); when the time runs out while the process still runs, `stop` ends it: by
+    default its whole session (stop_session). A process that ended in time is never signalled, whatever it
+    left running."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, stop: Callable[[Any], None] = stop_session) -> None:
         self.timeout = timeout
         self.expired = False
+        self._stop = stop
         self._timer: threading.Timer | None = None
 
     def start(self, proc: Any) -> None:
@@ -365,7 +367,7 @@ class Deadline:
     def _expire(self, proc: Any) -> None:
         if proc.poll() is None:
             self.expired = True
-            stop_session(proc)
+            self._stop(proc)
 
     def cancel(self) -> None:
         if self._timer is not None:

@@ -95,12 +95,9 @@ def containers_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = 
         try:
             out = converge_container(api, want, name, item['state'], recreate=item['recreate'], pull=item['pull'],
                                      stop_timeout=item['stop_timeout'], check_mode=check_mode)
-        except TransportError as exc:
-            lost = str(exc)
-            failed.append('%s: %s' % (name, exc))
-            results.append({'name': name, 'changed': bool(exc.changed), 'failed': True, 'msg': str(exc)})
-            continue
         except MachinistError as exc:
+            if isinstance(exc, TransportError):
+                lost = str(exc)
             failed.append('%s: %s' % (name, exc))
             results.append({'name': name, 'changed': bool(exc.changed), 'failed': True, 'msg': str(exc)})
             continue

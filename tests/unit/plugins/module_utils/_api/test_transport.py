@@ -19,7 +19,8 @@ from ansible_collections.machinist.podman.plugins.module_utils._api import opens
 from ansible_collections.machinist.podman.plugins.module_utils._api.openssh import OpenSSHSession, session_for  # noqa: E402
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import Endpoint, SSHSession, SSHTarget, TransportError  # noqa: E402
 from ansible_collections.machinist.podman.plugins.module_utils._host.state import StateStore  # noqa: E402
-from ansible_collections.machinist.podman.tests.unit.ssh_server import AnyKey, Shell, SSHServer, keygen, run_command  # noqa: E402
+from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command  # noqa: E402
+from ansible_collections.machinist.podman.tests.unit.ssh_server import AnyKey, Shell, SSHServer, keygen  # noqa: E402
 
 
 @pytest.fixture(params=['paramiko', 'openssh'])

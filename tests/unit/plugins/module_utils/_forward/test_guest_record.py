@@ -14,7 +14,8 @@ import pytest
 from ansible_collections.machinist.podman.plugins.module_utils._api.openssh import session_for
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import SSHTarget
 from ansible_collections.machinist.podman.plugins.module_utils._forward import gvproxy
-from ansible_collections.machinist.podman.tests.unit.ssh_server import Shell, SSHServer, keygen, run_command
+from ansible_collections.machinist.podman.plugins.plugin_utils._local import run_command
+from ansible_collections.machinist.podman.tests.unit.ssh_server import Shell, SSHServer, keygen
 
 FORWARD = {'local': '127.0.0.1:8080', 'remote': '192.168.127.2:80', 'protocol': 'tcp'}
 
