@@ -5,7 +5,7 @@
 # unprivileged test user.
 #
 #   scripts/test.sh              everything
-#   scripts/test.sh unit         only the unit tests (also: build, sanity, docs, integration, api, images, e2e)
+#   scripts/test.sh unit         only the unit tests (also: build, sanity, docs, integration, api, images, e2e, fleet)
 #   scripts/test.sh unit sanity  several suites
 #   PODMANS=host scripts/test.sh integration    integration against Debian 12's podman only
 #
@@ -22,13 +22,13 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/lib/common.sh"
 require_root "$@"
-known=" build unit sanity docs integration controllers api images e2e "
+known=" build unit sanity docs integration controllers api images e2e fleet "
 args=()
 if [ $# -gt 1 ] && [[ "$known" == *" $1 "* ]] && [[ "$known" != *" $2 "* ]]; then
     suites=$1
     args=("${@:2}")
 else
-    suites=${*:-build unit sanity docs integration controllers api images e2e}
+    suites=${*:-build unit sanity docs integration controllers api images e2e fleet}
 fi
 # podman 6.1 (the experimental root filesystem) runs its integration targets under ansible-core 2.21, inside
 # that root filesystem (the controllers suite), rather than here under 2.19 as well.
@@ -86,18 +86,51 @@ readme_commands() {
 build() {
     readme_commands || return 1
     install_collection "$repo" "$work" "$work/collections" || return 1
-    # The execution environment's definition must give ansible-builder a build context (no image is
-    # built here: there is no container engine for it).
+    # The execution environment's definition must give ansible-builder a build context (the fleet suite
+    # builds the image itself and runs a job in it).
     local ctx=$work/ee-context
     rm -rf "$ctx"
     as_user "$MACHINIST_VENV/bin/ansible-builder" create -f "$collection/execution-environment/execution-environment.yml" \
         -c "$ctx" >/dev/null || return 1
     if ! grep -q 'ansible-galaxy collection install' "$ctx/Containerfile" ||
         ! grep -q 'machinist.podman' "$ctx/_build/requirements.yml" ||
-        ! grep -q 'ansible-core==2.19.14' "$ctx/Containerfile"; then
+        ! grep -q 'ansible-core==' "$ctx/Containerfile"; then
         echo "the execution environment's build context lacks the collection install or ansible-core"
         return 1
     fi
+}
+
+# The execution environment, built with ansible-builder from the tarball every suite tests (or reused when
+# nothing it is made of changed); in the background from the start when the fleet suite is asked for, as it
+# mostly waits on the network and the disk.
+ee_pid=
+ee_start() {
+    background_job ee-build bash "$repo/scripts/lib/ee.sh" "$(ls "$work"/machinist-podman-*.tar.gz)" &
+    ee_pid=$!
+}
+
+# The fleet playbook run the way AWX runs a job: ansible-runner runs it inside the execution environment
+# against FLEET_LAPTOPS laptops (network namespaces with sshd, each its own user and the host's podman), one
+# of them booted with a forward, one without podman, one whose change must be refused and one that is off;
+# then again, changing nothing. tests/fleet/check.py reads ansible-runner's artifacts after each job.
+fleet() {
+    local n=${FLEET_LAPTOPS:-20} image ident rc=0 artifacts
+    [ -n "$ee_pid" ] || ee_start
+    wait "$ee_pid"
+    ee_pid=
+    background_result ee-build || return 1
+    image=$(tail -n 1 "$MACHINIST_SHARE/logs/ee-build.log")
+    bash "$repo/scripts/lib/fleet-job.sh" prepare "$n" "$image" 1 || return 1
+    for ident in first again; do
+        artifacts=$(bash "$repo/scripts/lib/fleet-job.sh" run "$ident" 5 | tail -n 1)
+        echo "fleet job $ident ($artifacts):"
+        "$MACHINIST_VENV/bin/python" "$repo/tests/fleet/check.py" "$artifacts" "$ident" "$n" 1 || {
+            rc=1
+            tail -n 40 "$artifacts/stdout"
+        }
+    done
+    bash "$repo/scripts/lib/laptops.sh" down
+    return $rc
 }
 
 # The docs site (antsibull-docs and Sphinx): every module, plugin and role has its page.
@@ -404,9 +437,14 @@ case " $suites " in
     *) log "building the collection from the checkout"; build || die "the collection does not build" ;;
 esac
 
+# The execution environment's build starts once the tarball exists.
+ee_early() { case " $suites " in *" fleet "*) [ -n "$ee_pid" ] || ee_start ;; esac; }
+case " $suites " in *" build "*) ;; *) ee_early ;; esac
+
 for s in $suites; do
     case $s in
-        build) suite "build and install the collection tarball" build ;;
+        build) suite "build and install the collection tarball" build; ee_early ;;
+        fleet) suite "the fleet job in the execution environment (ansible-builder, ansible-runner, ${FLEET_LAPTOPS:-20} laptops over SSH)" fleet ;;
         unit) suite "unit tests" unit "${args[@]}" ;;
         sanity) suite "ansible-test sanity" sanity "${args[@]}" ;;
         docs) suite "docs site (antsibull-docs, Sphinx)" docs ;;
@@ -462,7 +500,7 @@ for s in $suites; do
                 fi
                 [ "$p" != experimental ] || beside_done
             done ;;
-        *) die "unknown suite $s (build, unit, sanity, docs, integration, controllers, api, images, e2e)" ;;
+        *) die "unknown suite $s (build, unit, sanity, docs, integration, controllers, api, images, e2e, fleet)" ;;
     esac
 done
 
