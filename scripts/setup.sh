@@ -23,7 +23,7 @@ packages=(podman qemu-utils qemu-system-x86 uidmap slirp4netns crun fuse-overlay
           debootstrap python3-venv sudo git shellcheck
           openssh-server runc busybox-static curl ignition
           docker-registry xz-utils bzip2 zstd zip time bc
-          fdisk extlinux syslinux-common e2fsprogs)
+          fdisk extlinux syslinux-common e2fsprogs iproute2)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
