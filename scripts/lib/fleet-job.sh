@@ -90,8 +90,9 @@ prepare() {
         echo "      ansible_host: 10.231.0.250"
         echo "      ansible_user: mlap-off"
     } >"$pdd/inventory/hosts.yml"
-    # What AWX sets for a job: no host key prompts (AWX's default), ssh multiplexing off.
-    printf '%s\n' --- 'ANSIBLE_HOST_KEY_CHECKING: "False"' 'ANSIBLE_NOCOLOR: "1"' 'ANSIBLE_SSH_ARGS: "-o ConnectTimeout=5"' \
+    # As AWX sets for a job: no host key prompts (AWX's default). The connection timeout is shortened, and
+    # ANSIBLE_SSH_ARGS is left alone, so that each laptop's SSH connection is opened once and reused (ControlPersist).
+    printf '%s\n' --- 'ANSIBLE_HOST_KEY_CHECKING: "False"' 'ANSIBLE_NOCOLOR: "1"' 'ANSIBLE_TIMEOUT: "5"' \
         >"$pdd/env/envvars"
     # Rootless podman here runs containers with runc (crun refuses this host's hybrid cgroups) on the host's
     # network (no /dev/net/tun for a rootless network); the laptops' bridge is reached through it. The job runs
@@ -118,5 +119,5 @@ run() {
 case ${1:-} in
     prepare) prepare "${2:?usage: fleet-job.sh prepare N IMAGE [BOOT]}" "${3:?image}" "${4:-0}" ;;
     run) run "${2:?usage: fleet-job.sh run IDENT [FORKS [PLAYBOOK]]}" "${3:-5}" "${4:-}" ;;
-    *) die "usage: fleet-job.sh prepare N IMAGE [BOOT] | run IDENT [FORKS]" ;;
+    *) die "usage: fleet-job.sh prepare N IMAGE [BOOT] | run IDENT [FORKS [PLAYBOOK]]" ;;
 esac

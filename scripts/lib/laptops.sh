@@ -60,7 +60,6 @@ up() {
     [ -s "$state/fleet_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C machinist-fleet -f "$state/fleet_ed25519"
     install -m 0644 "$state/fleet_ed25519.pub" "$state/authorized_keys"
     install -m 0600 -o "$MACHINIST_USER" "$state/fleet_ed25519" "$dir/fleet_ed25519"
-    cut -d' ' -f1,2 "$state/ssh_host_ed25519_key.pub" >"$dir/host_key.pub"
     # A PATH without podman, for the laptop that has none: every other command of /usr/bin.
     install -d -m 0755 "$dir/bin-no-podman"
     find /usr/bin -maxdepth 1 \( -type f -o -type l \) ! -name podman -exec ln -s {} "$dir/bin-no-podman/" \;
