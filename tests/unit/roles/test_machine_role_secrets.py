@@ -47,7 +47,9 @@ MACHINES = [
     {'name': 'plain', 'memory': 2048},
 ]
 # What the tasks that are not looped register, enough for the tasks after them to template.
-REGISTERED = {'rc': 0, 'stdout': '[]', 'stderr': '', 'msg': '', 'dest': 'TMPDIR/podman-installer.pkg',
+# The host probe's lines (tasks/main.yml): system, user, temporary folder, virtualisation, podman's rc and output.
+REGISTERED = {'rc': 0, 'stdout': '[]', 'stderr': '', 'msg': '',
+              'stdout_lines': ['Linux', 'me', 'TMPDIR', 'no', '0', 'podman version 5.8.6'], 'dest': 'TMPDIR/podman-installer.pkg',
               'actions': [{'action': 'init'}], 'machine': {'name': 'dev', 'ignition_file': '/m/dev.ign'}}
 
 
@@ -171,7 +173,8 @@ def flat(tasks):
 
 def module_of(task):
     skip = {'name', 'vars', 'loop', 'loop_control', 'register', 'when', 'changed_when', 'failed_when', 'become',
-            'no_log', 'until', 'retries', 'delay', 'throttle', 'args', 'environment', 'tags', 'ignore_errors'}
+            'no_log', 'until', 'retries', 'delay', 'throttle', 'args', 'environment', 'tags', 'ignore_errors',
+            'check_mode', 'timeout'}
     return [k for k in task if k not in skip][0]
 
 
@@ -180,6 +183,7 @@ class Run:
 
     def __init__(self):
         self.vars = dict(load('defaults/main.yml'))
+        self.vars.update(load('vars/main.yml'))
         self.vars.update(machine_machines=MACHINES, inventory_hostname='laptop', ansible_shell_type='sh',
                          ansible_facts={'system': 'Linux', 'user_id': 'me', 'os_family': 'Debian',
                                         'env': {'TMPDIR': 'TMPDIR'}},
@@ -242,7 +246,7 @@ class Run:
                     self.show(where + ' (fact)', args)
             if module.endswith('.set_fact'):
                 self.vars.update(args)
-            if module.endswith('.include_tasks'):
+            if module.endswith(('.include_tasks', '.import_tasks')):
                 self.run_file(task[module], dict(extra, **dict(task.get('vars') or {}, **({loop_var: item} if looped else {}))))
             name = item if isinstance(item, str) else (item or {}).get('name') if isinstance(item, dict) else \
                 MACHINES[item]['name'] if isinstance(item, int) else None
