@@ -10,4 +10,4 @@ from __future__ import annotations
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine import MACHINE_ARGS, machine_task
 from ansible_collections.machinist.podman.plugins.plugin_utils._controller_side import action_class
 
-ActionModule = action_class(MACHINE_ARGS, machine_task, path_options=('ignition_path', 'playbook'))
+ActionModule = action_class(MACHINE_ARGS, machine_task, path_options=('ignition_path', 'playbook'), on_local=True)

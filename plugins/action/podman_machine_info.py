@@ -10,4 +10,4 @@ from __future__ import annotations
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.machine import INFO_ARGS, info_task
 from ansible_collections.machinist.podman.plugins.plugin_utils._controller_side import action_class
 
-ActionModule = action_class(INFO_ARGS, info_task)
+ActionModule = action_class(INFO_ARGS, info_task, on_local=True)

@@ -79,7 +79,8 @@ commands:
 controller_side:
   description:
     - Present and true when the task ran on the controller and reached podman through the connection (a Windows
-      target, or C(machinist_podman_controller_side=true)).
+      target, a local connection unless C(machinist_podman_controller_side=false), or
+      C(machinist_podman_controller_side=true)).
   returned: on the controller-side path
   type: bool
   sample: true

@@ -15,7 +15,10 @@ Ansible does not scrub what an action plugin returns.
 
 The variable `machinist_podman_controller_side: true` takes this path on a POSIX target as well,
 with POSIX sh scripts: that is how the tests run it for real against the real podman, and how a
-target without Python can be managed.
+target without Python can be managed. Where the variable is unset, the modules built with
+`on_local=True` take it on a local connection too (see `on_the_controller`): there it runs the same podman
+as the same user with the task's environment, and sends no Python module, which is most of a no-op's time.
+`machinist_podman_controller_side: false` keeps the module.
 
 Note that this plugin util is PRIVATE to the collection: its interface may change at any time.
 """
@@ -53,13 +56,24 @@ def shell_family(connection: ConnectionBase) -> str:
     return 'sh'
 
 
-def wanted(action: ActionBase, task_vars: dict[str, Any] | None) -> bool:
-    """Whether this task takes the controller-side path."""
+def on_the_controller(action: ActionBase) -> bool:
+    """A local connection, without become, waited for: the target is the controller itself and the
+    controller-side path runs podman as the same user the module would. become would run the module as
+    another user (this path is never sudoable) and async needs a module; both keep the module."""
+    return (getattr(action._connection, 'transport', None) == 'local' and not action._play_context.become
+            and not action._task.async_val)
+
+
+def wanted(action: ActionBase, task_vars: dict[str, Any] | None, on_local: bool = False) -> bool:
+    """Whether this task takes the controller-side path: always on Windows; else as the variable says;
+    unset, on a local connection (on_the_controller) for the modules built with on_local."""
     if shell_family(action._connection) == 'powershell':
         return True
-    value = (task_vars or {}).get(CONTROLLER_SIDE_VAR, False)
+    value = (task_vars or {}).get(CONTROLLER_SIDE_VAR)
     if isinstance(value, str):
         value = action._templar.template(value)
+    if value is None or value == '':
+        return on_local and on_the_controller(action)
     return boolean(value, strict=False)
 
 
@@ -68,8 +82,14 @@ def remote_runner(action: ActionBase, executable: str) -> RemoteRunner:
     shell = for_family(family)
     if family == 'powershell' and executable == 'podman':
         executable = 'podman.exe'
+    # The task's environment, as the module would have it: set at the top of every script, so that podman,
+    # the host probe ($HOME, the XDG folders) and the file operations all see it.
+    env: dict[str, Any] = {}
+    action._compute_environment_string(env)
+    exports = shell.environment(dict((name, to_text(value)) for name, value in env.items()))
 
     def transport(script: str, stdin: str | None = None) -> tuple[int | None, str, str]:
+        script = exports + script
         if family == 'powershell':
             # The same encoding Ansible's own PowerShell commands get: UTF-16LE base64, one command.
             script = action._connection._shell._encode_script(script, strict_mode=False, preserve_rc=False)
@@ -84,11 +104,13 @@ def remote_runner(action: ActionBase, executable: str) -> RemoteRunner:
 
 
 def action_class(argument_spec: dict[str, dict[str, Any]], task: Callable[..., dict[str, Any]], path_options: Sequence[str] = (),
-                 required_together: Sequence[Sequence[str]] | None = None, executable: str | None = 'podman') -> type[ActionBase]:
-    """The ActionModule of a machine module: the module itself on a POSIX target, else run_task."""
+                 required_together: Sequence[Sequence[str]] | None = None, executable: str | None = 'podman',
+                 on_local: bool = False) -> type[ActionBase]:
+    """The ActionModule of a machine module: the module itself on a POSIX target, else run_task.
+    on_local: take run_task on a local connection too, unless the variable says otherwise."""
     class ActionModule(ModuleAction):
         def run(self, tmp=None, task_vars=None):
-            if not wanted(self, task_vars):
+            if not wanted(self, task_vars, on_local):
                 return super().run(tmp, task_vars)
             return run_task(self, task_vars, argument_spec, task, path_options, required_together, executable)
     return ActionModule

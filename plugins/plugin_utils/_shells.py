@@ -165,6 +165,11 @@ class PowerShell:
         ]
         return '\n'.join(lines)
 
+    def environment(self, env):
+        """Script lines that set env for the rest of the script (the task's `environment`)."""
+        check_env(env)
+        return ''.join('$env:%s = %s\n' % (name, ps_string(env[name])) for name in sorted(env))
+
     def read(self, path):
         p = ps_string(path)
         return '\n'.join([
@@ -307,6 +312,11 @@ class PosixShell:
             'printf \'%s rc=%%s timed_out=%%s out=%%s err=%%s\\n\' "$rc" "$t" '
             '"$(base64 <"$d/o" | tr -d \'\\n\')" "$(base64 <"$d/e" | tr -d \'\\n\')"'
             % (limit, command, MARK))
+
+    def environment(self, env):
+        """Script lines that export env for the rest of the script (the task's `environment`)."""
+        check_env(env)
+        return ''.join('export %s=%s\n' % (name, shlex.quote(env[name])) for name in sorted(env))
 
     def read(self, path):
         p = shlex.quote(path)

@@ -43,6 +43,9 @@ class Action:
     def __init__(self, args):
         self._task = Task(args)
 
+    def _compute_environment_string(self, raw_environment_out=None):
+        return ''  # a task without an environment
+
 
 @pytest.fixture(autouse=True)
 def no_action_base(monkeypatch):
@@ -102,20 +105,65 @@ def test_without_a_password_nothing_is_masked():
 
 def test_a_secret_on_stdin_reaches_the_target_through_ansibles_local_connection(tmp_path):
     """Registry credentials go to the target on stdin; the local connection takes bytes only (a str crashed it)."""
-    from ansible.playbook.play_context import PlayContext
-    from ansible.plugins.loader import connection_loader
-
-    connection = connection_loader.get('local', PlayContext(), None)
-
-    class Action:
-        _connection = connection
-
-        def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
-            rc, out, err = connection.exec_command(cmd, in_data=in_data, sudoable=sudoable)
-            return {'rc': rc, 'stdout': out, 'stderr': err}
-
-    runner = controller.remote_runner(Action(), 'podman')
+    runner = controller.remote_runner(LocalAction(), 'podman')
     header = str(tmp_path / 'private' / 'headers')
     assert runner.ask('stdin_to_file', header, stdin='Authorization: Bearer t0ken-ü\n') == {'written': '1'}
     with open(header, encoding='utf-8') as f:
         assert f.read() == 'Authorization: Bearer t0ken-ü\n'
+
+
+class LocalAction:
+    """An action on Ansible's real local connection, with the parts of ActionBase the runner uses."""
+
+    def __init__(self, environment=None, become=False, async_val=0, transport=None):
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.playbook.play_context import PlayContext
+        from ansible.plugins.loader import connection_loader
+        from ansible.template import Templar
+
+        self._play_context = PlayContext()
+        self._play_context.become = become
+        self._connection = connection_loader.get('local', self._play_context, None)
+        if transport:
+            self._connection.transport = transport
+        self._templar = Templar(loader=DataLoader())
+        self._task = Task({})
+        self._task.environment = environment
+        self._task.async_val = async_val
+
+    _compute_environment_string = ActionBase._compute_environment_string
+
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+        rc, out, err = self._connection.exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        return {'rc': rc, 'stdout': out, 'stderr': err}
+
+
+def test_the_tasks_environment_reaches_podman_and_the_host_probe(tmp_path):
+    """As the module path has it: the task's environment is podman's, and $HOME (where podman keeps machines) too."""
+    action = LocalAction(environment=[{'MACHINIST_T': "it's $HOME; `x`"}, {'HOME': str(tmp_path), 'MACHINIST_N': 7}])
+    runner = controller.remote_runner(action, 'printenv')
+    assert runner.run(['MACHINIST_T']).stdout == "it's $HOME; `x`\n"
+    assert runner.run(['MACHINIST_N']).stdout == '7\n'
+    assert runner.host()['home'] == str(tmp_path)
+
+
+def test_an_environment_name_that_is_not_plain_is_refused():
+    with pytest.raises(Exception, match='not a plain name'):
+        controller.remote_runner(LocalAction(environment={'A B': '1'}), 'printenv')
+
+
+@pytest.mark.parametrize('case, variable, on_local, expected', [
+    ('local, unset, a module that takes it there', None, True, True),
+    ('local, unset, a module that keeps to the module', None, False, False),
+    ('local, the variable false', False, True, False),
+    ('local, the variable "false" from an inventory', 'false', True, False),
+    ('local, become', None, True, False),
+    ('local, async', None, True, False),
+    ('ssh, unset', None, True, False),
+    ('ssh, the variable true', True, False, True),
+])
+def test_which_path_a_task_takes(case, variable, on_local, expected):
+    action = LocalAction(become='become' in case, async_val=10 if 'async' in case else 0,
+                         transport='ssh' if case.startswith('ssh') else None)
+    task_vars = {} if variable is None else {controller.CONTROLLER_SIDE_VAR: variable}
+    assert controller.wanted(action, task_vars, on_local) is expected, case

@@ -259,6 +259,9 @@ def test_through_ansibles_powershell_shell_plugin():
     class Action:
         _connection = Connection()
 
+        def _compute_environment_string(self, raw_environment_out=None):
+            return ''  # a task without an environment
+
         def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
             sent.append(cmd)
             assert sudoable is False
