@@ -265,10 +265,10 @@ def run():
 
 def test_every_loop_of_the_role_was_worked_out(run):
     loops = dict(((f, n), count) for f, n, count in run.loops)
-    assert loops[('machines.yml', 'Machine OS images')] == 1
-    assert loops[('machines.yml', 'Machines with Ignition additions, created before their first boot')] == 1
+    assert loops[('machines_prepared.yml', 'Machine OS images')] == 1
+    assert loops[('machines_prepared.yml', 'Machines with Ignition additions, created before their first boot')] == 1
     assert loops[('machines.yml', 'Machines converged')] == 2
-    assert loops[('machines.yml', 'Started machines answer through their connection')] == 2
+    assert loops[('machines_started.yml', 'Started machines answer through their connection')] == 2
 
 
 def test_the_secrets_reach_the_modules_that_need_them(run):
