@@ -142,6 +142,9 @@ class _ShAction:
         self._task = Task(args)
         self.env = env
 
+    def _compute_environment_string(self, raw_environment_out=None):
+        return ''  # a task without an environment
+
     def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
         proc = subprocess.run(['/bin/sh', '-c', cmd], input=in_data, capture_output=True, timeout=120, env=self.env,
                               check=False)
