@@ -48,7 +48,7 @@ MACHINES = [
 ]
 # What the tasks that are not looped register, enough for the tasks after them to template.
 # The host probe's lines (tasks/main.yml): system, user, temporary folder, virtualisation, podman's rc and output.
-REGISTERED = {'rc': 0, 'stdout': '[]', 'stderr': '', 'msg': '',
+REGISTERED = {'rc': 0, 'stdout': 'podman version 5.8.6', 'stderr': '', 'msg': '',
               'stdout_lines': ['Linux', 'me', 'TMPDIR', 'no', '0', 'podman version 5.8.6'], 'dest': 'TMPDIR/podman-installer.pkg',
               'actions': [{'action': 'init'}], 'machine': {'name': 'dev', 'ignition_file': '/m/dev.ign'}}
 
