@@ -83,8 +83,26 @@ readme_commands() {
     fi
 }
 
+# bind_fresh (scripts/lib/common.sh) binds anew a folder that was removed and made again since it was bound:
+# run_at's chroots saw an empty, removed shared folder after /var/tmp was cleared, and failed to cd into it.
+# Checked in a mount namespace of its own, so nothing of it outlives the check.
+bind_fresh_check() {
+    local d out rc=0
+    d=$(mktemp -d)
+    # shellcheck disable=SC2016 # the inner shell's own arguments
+    out=$(unshare -m --propagation private bash -c '. "$1" && d=$2 && mkdir "$d/folder" &&
+        bind_fresh "$d/folder" "$d/root/folder" && rm -rf "$d/folder" && mkdir "$d/folder" && touch "$d/folder/new" &&
+        bind_fresh "$d/folder" "$d/root/folder" && ls "$d/root/folder"' sh "$repo/scripts/lib/common.sh" "$d" 2>&1) || rc=$?
+    rm -rf "$d"
+    if [ "$rc" != 0 ] || [ "$out" != new ]; then
+        echo "bind_fresh left a bind of a removed folder standing (rc $rc): $out"
+        return 1
+    fi
+}
+
 build() {
     readme_commands || return 1
+    bind_fresh_check || return 1
     install_collection "$repo" "$work" "$work/collections" || return 1
     # The execution environment's definition must give ansible-builder a build context (the fleet suite
     # builds the image itself and runs a job in it).
@@ -278,8 +296,7 @@ run_at() {
     root=$(readlink -f "$MACHINIST_CACHE/rootfs/$where")
     # /dev/shm too: ansible-playbook's multiprocessing needs it.
     for m in proc sys dev dev/pts dev/shm "${MACHINIST_SHARE#/}" "${MACHINIST_CACHE#/}/images"; do
-        mkdir -p "$root/$m"
-        mountpoint -q "$root/$m" || mount --bind "/$m" "$root/$m"
+        bind_fresh "/$m" "$root/$m" || return 1
     done
     mount -o remount,bind,ro "$root$MACHINIST_CACHE/images" 2>/dev/null || true
     uid=$(id -u "$MACHINIST_USER")

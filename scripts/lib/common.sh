@@ -48,6 +48,19 @@ as_user() {
         ${CI:+CI=$CI} "$@"
 }
 
+# bind_fresh FOLDER TARGET: FOLDER bound on TARGET (made if missing). A bind of a folder that was since
+# removed and made again (the shared test folder is, when /var/tmp is cleared between runs) still stands
+# but shows the removed one, so it is bound anew when TARGET is not the same folder as FOLDER.
+# enter-rootfs does the same on its own: it is installed root-owned and sources nothing.
+bind_fresh() {
+    local folder=$1 target=$2
+    mkdir -p "$target" || return 1
+    if mountpoint -q "$target" && [ "$(stat -c %d:%i "$folder")" != "$(stat -c %d:%i "$target")" ]; then
+        umount -l "$target" || return 1
+    fi
+    mountpoint -q "$target" || mount --bind "$folder" "$target"
+}
+
 # Build the collection's tarball from REPO into a fresh folder WORK (owned by the test user) and
 # install it from the tarball into COLLECTIONS, as `ansible-galaxy` users do.
 install_collection() {
