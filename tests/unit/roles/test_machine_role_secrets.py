@@ -99,7 +99,6 @@ def finish(process):
 SECRET_MACHINE = {'name': 'dev', 'ignition': MACHINES[0]['ignition'],
                   'image_fetch': dict(MACHINES[0]['image_fetch'], source='/nonexistent/disk.qcow2', source_type='file')}
 FAILING = {
-    'field check': (dict(SECRET_MACHINE, cpu=2), "Check the machines' fields", 'cpu is not a field'),
     'image fetch': (SECRET_MACHINE, 'Machine OS images', 'is not a file on the host'),
     'converge': (dict(((k, v) for k, v in SECRET_MACHINE.items() if k != 'image_fetch'), state='absent'),
                  'Machines converged', 'podman machine inspect printed'),
@@ -114,7 +113,8 @@ DUPLICATES = [{'name': 'dev', 'cpus': 1}, {'name': 'other'}, {'name': 'dev', 'cp
 def failing_runs(tmp_path_factory):
     """The role at -vvv, echo for podman, one machine with secrets that fails in the loop named; all at once."""
     top = str(tmp_path_factory.mktemp('role'))
-    cases = [(case, [machine]) for case, (machine, _t, _s) in sorted(FAILING.items())] + [('duplicates', DUPLICATES)]
+    cases = [(case, [machine]) for case, (machine, _t, _s) in sorted(FAILING.items())] + [
+        ('duplicates', DUPLICATES), ('field check', [dict(SECRET_MACHINE, cpu=2)])]
     started = dict((case, start(os.path.join(top, str(i)), '''\
         - hosts: localhost
           gather_facts: false
@@ -133,10 +133,24 @@ def failing_runs(tmp_path_factory):
 def test_two_machines_of_one_name_are_refused(failing_runs):
     rc, output = failing_runs['duplicates']
     assert rc == 2
-    failed = output.split('TASK [machinist.podman.machine : Check that no two machines have one name]', 1)[1]
+    failed = output.split('TASK [machinist.podman.machine : Check the host and the machines]', 1)[1]
     assert failed.split('TASK [', 1)[0].count('fatal: [localhost]') == 1
     assert 'machine_machines has more than one machine of a name (dev, other, dev)' in failed
     assert 'TASK [machinist.podman.machine : Machines converged]' not in output
+
+
+def test_a_field_podman_machine_lacks_is_refused_first_printing_no_secret(failing_runs):
+    """One task checks every machine before anything runs on the host; its message names fields, not values."""
+    rc, output = failing_runs['field check']
+    assert rc == 2
+    before, failed = output.split('TASK [machinist.podman.machine : Check the host and the machines]', 1)
+    assert 'TASK [machinist.podman.machine :' not in before.replace('TASK [machinist.podman.machine : Validating', ''), \
+        'a task of the role ran before the check'
+    assert failed.count('fatal: [localhost]') == 1
+    assert 'machine_machines[0] (dev): cpu is not a field of machinist.podman.podman_machine' in failed
+    assert 'TASK [' not in failed, 'the role went on after refusing a field'
+    shown = [name for name, secret in SECRETS.items() if secret in output]
+    assert shown == [], '%s printed by the run refusing a field' % ', '.join(shown)
 
 
 @pytest.mark.parametrize('case', sorted(FAILING))
