@@ -12,14 +12,17 @@ short_description: Many containers in one task, over one connection to the Podma
 version_added: 0.3.0
 description:
   - Converges a list of containers, each exactly as M(machinist.podman.container) converges one (the same options,
-    idempotency, differences and new-first recreate), in order, in one task and over one connection to the Podman
-    API of a machine or of any C(podman system service).
+    idempotency, differences and new-first recreate), in one task and over one connection to the Podman API of a
+    machine or of any C(podman system service).
+  - Two containers are worked on at a time. Creations, pulls, stops, recreations and removals are made in the list's
+    order; a new container is started as soon as it is created, so its start may overlap the start of the one before
+    it. A container that must start only after another has started belongs in a later task.
   - One task instead of one per container saves Ansible's task round trip for each (about 0.4 s) and the API
     connection's set-up; use it for a workload of several containers.
   - Every item is checked before anything is reached; a name given twice is refused.
   - A container that fails does not stop the others. The task then fails, naming each container that failed and
     why, and RV(containers) holds every container's result. A lost connection stops the task; the containers not
-    reached are listed as such.
+    reached are listed as such (the one already being created reports its own failure).
 author:
   - machinist.podman contributors (@machinist-podman)
 extends_documentation_fragment:

@@ -10,6 +10,8 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 
 from __future__ import annotations
 
+import threading
+
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import APIError
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
 from ansible_collections.machinist.podman.plugins.module_utils._container import spec as container_spec
@@ -21,14 +23,56 @@ class ContainerError(MachinistError):
     """A container that could not be converged; `changed` says whether it already was in part."""
 
 
-def converge_container(api, desired, name, state, recreate=False, pull='missing', stop_timeout=10, check_mode=False):
-    """Returns {changed, actions, before, after, container, differences}."""
+class Turn:
+    """A container's place in a list whose containers are worked on two at a time (containers_task). Creations are
+    made in the list's order, and every other change in the list's order after the changes of the containers before,
+    except the start of a new container, which may overlap the start of the one before it. `wait_create` blocks
+    until the container before this one is created (or needs no creating), `wait` until it and every container
+    before it have made their last change; `created` and `done` say the same of this one to the next (done waits for
+    the one before, so that done means all done up to here)."""
+
+    def __init__(self, before=None):
+        self._created = threading.Event()
+        self._done = threading.Event()
+        self._before = before
+
+    def wait_create(self):
+        if self._before is not None:
+            self._before._created.wait()
+
+    def wait(self):
+        if self._before is not None:
+            self._before._done.wait()
+
+    def created(self):
+        self._created.set()
+
+    def done(self):
+        self._created.set()
+        self.wait()
+        self._done.set()
+
+
+def converge_container(api, desired, name, state, recreate=False, pull='missing', stop_timeout=10, check_mode=False,
+                       turn=None):
+    """Returns {changed, actions, before, after, container, differences}.
+
+    With a `turn` (a Turn, its container's place in a list), a container that does not exist yet and whose image is
+    only pulled when missing is created in its turn to create and then started at once; everything else that changes
+    the machine (a pull, a start of an existing container, stop, remove, rename) waits for the containers before it
+    to be done. This one is done once its last change is made: the read of the result overlaps the next one's
+    changes."""
     actions = []
     changed = [False]
     raw = api.container_inspect(name)
     current = container_spec.current_from_inspect(raw) if raw else None
+    ahead = turn is not None and not current and state != 'absent' and pull == 'missing' and not check_mode
+    if turn is not None and not ahead:
+        turn.wait()
 
     def do(action, fn, *args):
+        if turn is not None and not (ahead and action in ('create', 'start')):
+            turn.wait()
         actions.append(action)
         if not check_mode:
             try:
@@ -40,13 +84,15 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
     if state == 'absent':
         if current:
             do('remove', api.container_remove, name, stop_timeout)
+        if turn is not None:
+            turn.done()
         before, _after = container_spec.as_diff(current, None)
         return {'changed': changed[0], 'actions': actions, 'before': before, 'after': {}, 'container': None,
                 'differences': []}
 
     if not current and pull == 'missing' and not check_mode:
         # Nothing to compare the image with: create at once, and pull only if podman lacks the image.
-        _create_pulling(api, desired, do)
+        _create_pulling(api, desired, do, turn)
         diffs = []
     else:
         image_id = _image_id(api, desired['image'], pull, check_mode, do)
@@ -75,6 +121,8 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
     elif state == 'stopped' and current_running:
         do('stop', api.container_stop, name, stop_timeout)
 
+    if turn is not None:
+        turn.done()
     after_raw = None if check_mode else api.container_inspect(name)
     after_view = container_spec.current_from_inspect(after_raw) if after_raw else None
     before, after = container_spec.as_diff(current, desired)
@@ -83,18 +131,38 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
             'differences': [{'field': f, 'before': b, 'after': a} for f, b, a in diffs]}
 
 
-def _create_pulling(api, desired, do):
+def _create_pulling(api, desired, do, turn=None):
+    if turn is not None:
+        turn.wait_create()
     try:
         api.container_create(container_spec.create_body(desired))
     except APIError as exc:
-        said = (exc.api_message or '').lower()
-        # Podman 5 answers 404; 4.3 answers 500 "image not known".
-        if not ('image not known' in said or 'no such image' in said or (exc.status == 404 and 'image' in said)):
+        if not _image_missing(exc):
             raise ContainerError('%s (done before it: nothing)' % exc)
+        if turn is not None:
+            # Created ahead of its turn, before the container ahead of it was done: it may have pulled the image
+            # since. Try again in turn, as a list converged one container after another would have.
+            turn.wait()
+            try:
+                api.container_create(container_spec.create_body(desired))
+            except APIError as again:
+                if not _image_missing(again):
+                    raise ContainerError('%s (done before it: nothing)' % again)
+            else:
+                do('create', lambda: None)
+                return
         do('pull %s' % desired['image'], api.image_pull, desired['image'], 'missing')
         do('create', api.container_create, container_spec.create_body(desired))
         return
-    do('create', lambda: None)
+    if turn is not None:
+        turn.created()
+    do('create', lambda: None)  # made already; do() records it in turn
+
+
+def _image_missing(exc):
+    said = (exc.api_message or '').lower()
+    # Podman 5 answers 404; 4.3 answers 500 "image not known".
+    return 'image not known' in said or 'no such image' in said or (exc.status == 404 and 'image' in said)
 
 
 def _predicted_state(state, current, actions):

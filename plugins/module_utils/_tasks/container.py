@@ -10,12 +10,13 @@ Note that this module util is PRIVATE to the collection: its interface may chang
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from ansible_collections.machinist.podman.plugins.module_utils._api.client import registry_auth_header
 from ansible_collections.machinist.podman.plugins.module_utils._api.transport import TransportError
 from ansible_collections.machinist.podman.plugins.module_utils._common.errors import MachinistError
-from ansible_collections.machinist.podman.plugins.module_utils._container.converge import ContainerError, converge_container
+from ansible_collections.machinist.podman.plugins.module_utils._container.converge import ContainerError, Turn, converge_container
 from ansible_collections.machinist.podman.plugins.module_utils._container.image import ImageError, archive_image, converge_image
 from ansible_collections.machinist.podman.plugins.module_utils._container.spec import NETWORK_MODES, RESTART_POLICIES, ContainerSpecError, desired_from_params
 from ansible_collections.machinist.podman.plugins.module_utils._tasks.api import API_ARGS, API_EXCLUSIVE, API_ONE_OF
@@ -65,10 +66,12 @@ CONTAINERS_RULES = dict(mutually_exclusive=API_EXCLUSIVE, required_one_of=API_ON
 
 
 def containers_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
-    """Each container of the list converged as the container module converges one, in order, over one API
-    connection. Every spec is checked before anything is reached. A container that fails does not stop the others
-    (a lost connection does: the rest are reported as not reached); the task then fails naming each failure, with
-    every container's result."""
+    """Each container of the list converged as the container module converges one, over one API connection. Every
+    spec is checked before anything is reached. The containers change the machine in the list's order, but the next
+    one is read and, when it is new, created while the one before it starts (see converge.Turn): podman's
+    create and start are most of the time. A container that fails does not stop the others (a lost connection does:
+    those not begun are reported as not reached); the task then fails naming each failure, with every container's
+    result."""
     items = params['containers']
     desired = []
     seen: dict[str, int] = {}
@@ -81,29 +84,50 @@ def containers_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = 
             desired.append(desired_from_params(item) if item['state'] != 'absent' else None)
         except ContainerSpecError as exc:
             raise ContainerSpecError('containers[%d] (%s): %s' % (i, item['name'], exc))
+    if not items:
+        return {'changed': False, 'containers': [], 'before': {}, 'after': {}}
+    api = ctx.open_api()
+    turns: list[Turn] = []
+    for _item in items:
+        turns.append(Turn(turns[-1] if turns else None))
+    lost: list[str] = []
+
+    def converge_one(index: int) -> dict[str, Any]:
+        item, name = items[index], items[index]['name']
+        try:
+            if lost:
+                return {'name': name, 'changed': False, 'failed': True, 'msg': 'not reached: %s' % lost[0],
+                        'reached': False}
+            try:
+                out = converge_container(api, desired[index], name, item['state'], recreate=item['recreate'],
+                                         pull=item['pull'], stop_timeout=item['stop_timeout'], check_mode=check_mode,
+                                         turn=turns[index])
+            except MachinistError as exc:
+                if isinstance(exc, TransportError):
+                    lost.append(str(exc))
+                return {'name': name, 'changed': bool(exc.changed), 'failed': True, 'msg': str(exc)}
+            return dict(out, name=name)
+        finally:
+            turns[index].done()
+
+    # Two at a time, taken in the list's order: the one whose turn it is, and the next, ahead of its turn (Turn).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(converge_one, range(len(items))))
     results: list[dict[str, Any]] = []
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     failed: list[str] = []
-    lost = None
-    api = ctx.open_api() if items else None
-    for item, want in zip(items, desired):
-        name = item['name']
-        if lost is not None:
-            results.append({'name': name, 'changed': False, 'failed': True, 'msg': 'not reached: %s' % lost})
+    for out in outcomes:
+        if out.pop('reached', True) is False:
+            results.append(out)
             continue
-        try:
-            out = converge_container(api, want, name, item['state'], recreate=item['recreate'], pull=item['pull'],
-                                     stop_timeout=item['stop_timeout'], check_mode=check_mode)
-        except MachinistError as exc:
-            if isinstance(exc, TransportError):
-                lost = str(exc)
-            failed.append('%s: %s' % (name, exc))
-            results.append({'name': name, 'changed': bool(exc.changed), 'failed': True, 'msg': str(exc)})
+        if out.get('failed'):
+            failed.append('%s: %s' % (out['name'], out['msg']))
+            results.append(out)
             continue
-        before[name], after[name] = out['before'], out['after']
-        results.append({'name': name, 'changed': out['changed'], 'actions': out['actions'], 'container': out['container'],
-                        'differences': out['differences']})
+        before[out['name']], after[out['name']] = out['before'], out['after']
+        results.append({'name': out['name'], 'changed': out['changed'], 'actions': out['actions'],
+                        'container': out['container'], 'differences': out['differences']})
     changed = any(r['changed'] for r in results)
     if failed:
         raise ContainerError('containers: %d of %d failed (the others were converged; see containers): %s'
