@@ -134,23 +134,13 @@ def converge_container(api, desired, name, state, recreate=False, pull='missing'
 def _create_pulling(api, desired, do, turn=None):
     if turn is not None:
         turn.wait_create()
-    try:
-        api.container_create(container_spec.create_body(desired))
-    except APIError as exc:
-        if not _image_missing(exc):
-            raise ContainerError('%s (done before it: nothing)' % exc)
-        if turn is not None:
-            # Created ahead of its turn, before the container ahead of it was done: it may have pulled the image
-            # since. Try again in turn, as a list converged one container after another would have.
-            turn.wait()
-            try:
-                api.container_create(container_spec.create_body(desired))
-            except APIError as again:
-                if not _image_missing(again):
-                    raise ContainerError('%s (done before it: nothing)' % again)
-            else:
-                do('create', lambda: None)
-                return
+    made = _create_unless_image_missing(api, desired)
+    if not made and turn is not None:
+        # Created ahead of its turn, before the container ahead of it was done: it may have pulled the image since.
+        # Try again in turn, as a list converged one container after another would have.
+        turn.wait()
+        made = _create_unless_image_missing(api, desired)
+    if not made:
         do('pull %s' % desired['image'], api.image_pull, desired['image'], 'missing')
         do('create', api.container_create, container_spec.create_body(desired))
         return
@@ -159,10 +149,17 @@ def _create_pulling(api, desired, do, turn=None):
     do('create', lambda: None)  # made already; do() records it in turn
 
 
-def _image_missing(exc):
-    said = (exc.api_message or '').lower()
-    # Podman 5 answers 404; 4.3 answers 500 "image not known".
-    return 'image not known' in said or 'no such image' in said or (exc.status == 404 and 'image' in said)
+def _create_unless_image_missing(api, desired):
+    """True once created; False where podman lacks the image (Podman 5 answers 404, 4.3 answers 500 "image not
+    known"); any other refusal is the container's failure."""
+    try:
+        api.container_create(container_spec.create_body(desired))
+    except APIError as exc:
+        said = (exc.api_message or '').lower()
+        if 'image not known' in said or 'no such image' in said or (exc.status == 404 and 'image' in said):
+            return False
+        raise ContainerError('%s (done before it: nothing)' % exc)
+    return True
 
 
 def _predicted_state(state, current, actions):
