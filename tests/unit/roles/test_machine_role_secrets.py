@@ -114,7 +114,8 @@ def failing_runs(tmp_path_factory):
     """The role at -vvv, echo for podman, one machine with secrets that fails in the loop named; all at once."""
     top = str(tmp_path_factory.mktemp('role'))
     cases = [(case, [machine]) for case, (machine, _t, _s) in sorted(FAILING.items())] + [
-        ('duplicates', DUPLICATES), ('field check', [dict(SECRET_MACHINE, cpu=2)])]
+        ('duplicates', DUPLICATES), ('field check', [dict(SECRET_MACHINE, cpu=2)]),
+        ('unnamed', [{'cpus': 1}, {'memory': '1GiB'}])]
     started = dict((case, start(os.path.join(top, str(i)), '''\
         - hosts: localhost
           gather_facts: false
@@ -137,6 +138,15 @@ def test_two_machines_of_one_name_are_refused(failing_runs):
     assert failed.split('TASK [', 1)[0].count('fatal: [localhost]') == 1
     assert 'machine_machines has more than one machine of a name (dev, other, dev)' in failed
     assert 'TASK [machinist.podman.machine : Machines converged]' not in output
+
+
+def test_machines_without_names_are_each_named_and_not_taken_for_a_shared_name(failing_runs):
+    rc, output = failing_runs['unnamed']
+    assert rc == 2
+    failed = output.split('TASK [machinist.podman.machine : Check the host and the machines]', 1)[1]
+    assert 'machine_machines[0] (no name): every machine needs a name' in failed
+    assert 'machine_machines[1] (no name): every machine needs a name' in failed
+    assert 'more than one machine of a name' not in failed
 
 
 def test_a_field_podman_machine_lacks_is_refused_first_printing_no_secret(failing_runs):
