@@ -67,11 +67,11 @@ CONTAINERS_RULES = dict(mutually_exclusive=API_EXCLUSIVE, required_one_of=API_ON
 
 def containers_task(params: dict[str, Any], ctx: APIContext, check_mode: bool = False) -> dict[str, Any]:
     """Each container of the list converged as the container module converges one, over one API connection. Every
-    spec is checked before anything is reached. The containers change the machine in the list's order, but the next
-    one is read and, when it is new, created while the one before it starts (see converge.Turn): podman's
-    create and start are most of the time. A container that fails does not stop the others (a lost connection does:
-    those not begun are reported as not reached); the task then fails naming each failure, with every container's
-    result."""
+    spec is checked before anything is reached. Two containers are worked on at a time: creations and every other
+    change are made in the list's order, except that a new container's start may overlap the start of the one before
+    it (see converge.Turn), since podman's create and start are most of the time. A container that fails does not
+    stop the others (a lost connection does: those not begun are reported as not reached); the task then fails naming
+    each failure, with every container's result."""
     items = params['containers']
     desired = []
     seen: dict[str, int] = {}
