@@ -45,8 +45,6 @@ controllers_collection=$work/collections-controllers/ansible_collections/machini
 passed=0
 failed=0
 failures=()
-controllers_beside=
-controllers_pid=
 suite() {
     local name=$1
     shift
@@ -371,32 +369,33 @@ background_result() {
     return "$rc"
 }
 
-# The controllers' releases one after another, so that the whole can run in the background beside a booted
-# suite; controllers_done reads them back.
-controllers_run() {
-    local r
-    for r in ${CONTROLLERS:-2.17 2.21}; do background_job "controller-$r" controller "$r"; done
+# Lanes. A boot mostly waits on the emulated CPU, so when the booted suite runs, what boots nothing runs in the
+# background beside it: a lane, its suites one after another, each as a background_job, read back by lane_done
+# as suites of this run. Beside the boot of
+#   host (4.3.1):          the controllers' suite (its own copy of the collection, the sid and experimental homes);
+#   trixie (5.4.2):        the host's Molecule scenario, then the unit tests, sanity and the docs;
+#   experimental (6.1.1):  trixie's Molecule scenario, then the integration targets, api and images;
+# and after the last boot its Molecule scenario, beside what comes next (the fleet). A Molecule scenario boots a
+# machine of its own, so it runs beside the boot of another podman, which keeps its machines in another home;
+# what else touches that podman's home (the integration targets of trixie after trixie's scenario) comes after it
+# in the same lane. A lane's suites run in a copy of the collection of their own: each ansible-test writes its
+# integration_config.yml and tests/output there.
+declare -A lane_jobs=()
+lane_pid=
+lane_copy=
+lane_of() {  # lane_of SUITE: the podman beside whose boot SUITE runs
+    case $1 in
+        controllers) echo host ;;
+        unit | sanity | docs) echo trixie ;;
+        integration | api | images) echo experimental ;;
+    esac
 }
-controllers_done() {
-    local r
-    for r in ${CONTROLLERS:-2.17 2.21}; do
-        suite "ansible-core $r as the controller: ${CONTROLLER_PARTS:-unit, sanity, integration on both paths}" \
-            background_result "controller-$r"
-    done
-}
-
-# The suites that boot nothing (integration, api, images) run in the background beside the booted suite of
-# podman 6.1.1 when both are asked for: a boot mostly waits on the emulated CPU, and none of them uses that
-# podman. They run in a copy of the collection of their own (each ansible-test writes its integration_config.yml
-# and tests/output there), each as a background_job; beside_done reads them back as suites of this run.
-beside=()
-beside_pid=
 emit_now() {  # emit_now NAME DESCRIPTION COMMAND...: a suite, here and now
     local desc=$2
     shift 2
     suite "$desc" "$@"
 }
-emit_beside() {  # emit_beside NAME DESCRIPTION COMMAND...: a suite in the background's list
+emit_beside() {  # emit_beside NAME DESCRIPTION COMMAND...: a suite in the lane's list
     local name=$1 desc=$2
     shift 2
     printf '%s|%s\n' "$name" "$desc" >>"$MACHINIST_SHARE/logs/beside.list"
@@ -404,10 +403,19 @@ emit_beside() {  # emit_beside NAME DESCRIPTION COMMAND...: a suite in the backg
 }
 # run_suites EMIT SUITE...: the suites that boot nothing, each run through EMIT.
 run_suites() {
-    local emit=$1 s p targets
+    local emit=$1 s p r targets
     shift
     for s in "$@"; do
         case $s in
+            unit) "$emit" unit "unit tests" unit "${args[@]}" ;;
+            sanity) "$emit" sanity "ansible-test sanity" sanity "${args[@]}" ;;
+            docs) "$emit" docs "docs site (antsibull-docs, Sphinx)" docs ;;
+            controllers)
+                for r in ${CONTROLLERS:-2.17 2.21}; do
+                    "$emit" "controller-$r" "ansible-core $r as the controller: ${CONTROLLER_PARTS:-unit, sanity, integration on both paths}" \
+                        controller "$r"
+                done ;;
+            molecule-*) roles_suite "$emit" "${s#molecule-}" ;;
             integration)
                 for p in $PODMANS; do
                     targets=(podman_machine podman_machine_info ignition_config)
@@ -431,24 +439,40 @@ run_suites() {
         esac
     done
 }
-beside_start() {
-    [ ${#beside[@]} -gt 0 ] || return 0
-    install_collection "$repo" "$work/beside-build" "$work/collections-beside" >/dev/null ||
-        die "the collection does not install for the suites beside the boot"
+# roles_suite EMIT LABEL: the roles' scenario after the boot of podman LABEL: the module path under ansible-core
+# 2.19 with 4.3.1, the controller-side path (what Windows targets get) under 2.17 with 5.4.2, and the module path
+# under 2.21, inside the experimental root filesystem, with 6.1.1.
+roles_suite() {
+    local path=module release=2.19
+    case $2 in
+        host) ;;
+        experimental) release=2.21 ;;
+        *) path=controller release=2.17 ;;
+    esac
+    "$1" "molecule-$2" "the machine and machine_os roles' Molecule scenario (arm64 container, podman $2, $path path, ansible-core $release)" \
+        roles_e2e "$2" "$path" "$release"
+}
+lane_start() {  # lane_start SUITE...: the suites, one after another, in the background
+    [ $# -gt 0 ] || return 0
+    if [ -z "$lane_copy" ]; then
+        install_collection "$repo" "$work/beside-build" "$work/collections-beside" >/dev/null ||
+            die "the collection does not install for the suites beside the boots"
+        lane_copy=1
+    fi
     rm -f "$MACHINIST_SHARE/logs"/beside-* "$MACHINIST_SHARE/logs/beside.list"
-    log "in the background beside this boot: ${beside[*]}"
+    log "in the background: $*"
     (
         collections=$work/collections-beside
         collection=$collections/ansible_collections/machinist/podman
-        run_suites emit_beside "${beside[@]}"
+        run_suites emit_beside "$@"
     ) &
-    beside_pid=$!
+    lane_pid=$!
 }
-beside_done() {
+lane_done() {
     local name desc
-    [ -n "$beside_pid" ] || return 0
-    wait "$beside_pid"
-    beside_pid=
+    [ -n "$lane_pid" ] || return 0
+    wait "$lane_pid"
+    lane_pid=
     while IFS='|' read -r name desc; do
         suite "$desc" background_result "beside-$name"
     done <"$MACHINIST_SHARE/logs/beside.list"
@@ -464,68 +488,42 @@ esac
 ee_early() { case " $suites " in *" fleet "*) [ -n "$ee_pid" ] || ee_start ;; esac; }
 case " $suites " in *" build "*) ;; *) ee_early ;; esac
 
+e2e_podmans=
+case " $suites " in *" e2e "*) e2e_podmans=${E2E_PODMANS:-host trixie experimental} ;; esac
 for s in $suites; do
     case $s in
         build) suite "build and install the collection tarball" build; ee_early ;;
         fleet) suite "the fleet job in the execution environment (ansible-builder, ansible-runner, ${FLEET_LAPTOPS:-20} laptops over SSH)" fleet ;;
-        unit) suite "unit tests" unit "${args[@]}" ;;
-        sanity) suite "ansible-test sanity" sanity "${args[@]}" ;;
-        docs) suite "docs site (antsibull-docs, Sphinx)" docs ;;
-        integration | api | images)
-            case " $suites " in
-                *" e2e "*)
-                    case " ${E2E_PODMANS:-host trixie experimental} " in
-                        *" experimental "*) beside+=("$s"); continue ;;
-                    esac ;;
+        unit | sanity | docs | integration | api | images | controllers)
+            if [ "$s" = controllers ]; then
+                install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
+                    die "the collection does not install for the controllers' suite"
+            fi
+            p=$(lane_of "$s")
+            case " $e2e_podmans " in
+                *" $p "*) lane_jobs[$p]+=" $s"; continue ;;
             esac
             run_suites emit_now "$s" ;;
-        controllers)
-            install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
-                die "the collection does not install for the controllers' suite"
-            rm -f "$MACHINIST_SHARE/logs"/controller-*.status
-            # Beside the booted suite of Debian 12's podman when that runs too: they share no podman, no home
-            # and no collection folder, and a boot mostly waits on the emulated CPU. Else here and now.
-            case " $suites " in
-                *" e2e "*)
-                    case " ${E2E_PODMANS:-host} " in
-                        *" host "*) controllers_beside=1; continue ;;
-                    esac ;;
-            esac
-            controllers_run
-            controllers_done ;;
         e2e)
             # Real boots take minutes under emulation: 4.3.1, 5.4.2 and 6.1.1, each with a guest of its own
-            # version, and the roles' scenario with each: the module path under ansible-core 2.19 with 4.3.1,
-            # the controller-side path (what Windows targets get) under 2.17 with 5.4.2, and the module path
-            # under 2.21, inside the experimental root filesystem, with 6.1.1.
-            for p in ${E2E_PODMANS:-host trixie experimental}; do
-                if [ "$p" = host ] && [ -n "$controllers_beside" ]; then
-                    log "the controllers' suite runs in the background beside the booted suite of podman host"
-                    controllers_run &
-                    controllers_pid=$!
-                fi
+            # version; each podman's roles' scenario runs in the next boot's lane (see lane_of).
+            prev=
+            for p in $e2e_podmans; do
+                # shellcheck disable=SC2086 # the lane's suites, one word each
+                lane_start ${prev:+molecule-$prev} ${lane_jobs[$p]:-}
                 stop_running "$p"
                 [ "$p" != experimental ] || bash "$repo/scripts/machine-image/build.sh" experimental >/dev/null ||
-                    die "the experimental machine image does not build"
-                [ "$p" != experimental ] || beside_start
+                    { lane_done; die "the experimental machine image does not build"; }
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
-                case $p in
-                    host) path=module release=2.19 ;;
-                    experimental) path=module release=2.21 ;;
-                    *) path=controller release=2.17 ;;
-                esac
-                suite "the machine and machine_os roles' Molecule scenario (arm64 container, podman $p, $path path, ansible-core $release)" \
-                    roles_e2e "$p" "$path" "$release"
-                if [ "$p" = host ] && [ -n "$controllers_pid" ]; then
-                    wait "$controllers_pid"
-                    controllers_pid=
-                    controllers_done
-                fi
-                [ "$p" != experimental ] || beside_done
-            done ;;
+                lane_done
+                prev=$p
+            done
+            # The last one's scenario beside what comes next; read back before the summary.
+            lane_start ${prev:+molecule-$prev} ;;
         *) die "unknown suite $s (build, unit, sanity, docs, integration, controllers, api, images, e2e, fleet)" ;;
     esac
 done
+lane_done
 
 log "summary"
 for f in "${failures[@]}"; do echo "failed: $f"; done
