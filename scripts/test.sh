@@ -121,8 +121,19 @@ build() {
 # mostly waits on the network and the disk.
 ee_pid=
 ee_start() {
+    rm -f "$MACHINIST_SHARE/logs/ee-build.status"
     background_job ee-build bash "$repo/scripts/lib/ee.sh" "$(ls "$work"/machinist-podman-*.tar.gz)" &
     ee_pid=$!
+}
+# ee_wait: until the build has written its result. The fleet may run in a lane, a subshell, which cannot wait for
+# the main shell's child.
+ee_wait() {
+    local waited=0
+    until [ -s "$MACHINIST_SHARE/logs/ee-build.status" ]; do
+        [ "$waited" -lt 3600 ] || { echo "the execution environment's build wrote no result within an hour"; return 1; }
+        sleep 2
+        waited=$((waited + 2))
+    done
 }
 
 # The fleet playbook run the way AWX runs a job: ansible-runner runs it inside the execution environment
@@ -132,8 +143,7 @@ ee_start() {
 fleet() {
     local n=${FLEET_LAPTOPS:-20} image ident rc=0 artifacts
     [ -n "$ee_pid" ] || ee_start
-    wait "$ee_pid"
-    ee_pid=
+    ee_wait || return 1
     background_result ee-build || return 1
     image=$(tail -n 1 "$MACHINIST_SHARE/logs/ee-build.log")
     bash "$repo/scripts/lib/fleet-job.sh" prepare "$n" "$image" 1 || return 1
@@ -369,26 +379,55 @@ background_result() {
     return "$rc"
 }
 
-# Lanes. A boot mostly waits on the emulated CPU, so when the booted suite runs, what boots nothing runs in the
-# background beside it: a lane, its suites one after another, each as a background_job, read back by lane_done
-# as suites of this run. Beside the boot of
-#   host (4.3.1):          the controllers' suite (its own copy of the collection, the sid and experimental homes);
-#   trixie (5.4.2):        the host's Molecule scenario, then the unit tests, sanity and the docs;
-#   experimental (6.1.1):  trixie's Molecule scenario, then the integration targets, api and images;
-# and after the last boot its Molecule scenario, beside what comes next (the fleet). A Molecule scenario boots a
-# machine of its own, so it runs beside the boot of another podman, which keeps its machines in another home;
-# what else touches that podman's home (the integration targets of trixie after trixie's scenario) comes after it
-# in the same lane. A lane's suites run in a copy of the collection of their own: each ansible-test writes its
+# Lanes. A boot mostly waits on the emulated CPU (an idle machine costs its qemu about 1% of a core), so when the
+# booted suite runs, the other suites run in the background beside it: a lane per booted podman, its jobs one after
+# another, each as a background_job, read back by lane_done as suites of this run. lane_of places each job where
+# the lanes come out about as long as their boots. A Molecule scenario boots a machine of its own, so it runs
+# beside the boot of another podman, which keeps its machines in another home; jobs that touch one podman's home
+# (its integration targets, its scenario) never run beside that podman's boot, and in one lane run one after
+# another. A job whose lane's podman does not boot in this run runs in its suite's turn (a scenario: after the
+# boots). A lane's jobs run in a copy of the collection of their own: each ansible-test writes its
 # integration_config.yml and tests/output there.
 declare -A lane_jobs=()
+laned=" "
 lane_pid=
 lane_copy=
-lane_of() {  # lane_of SUITE: the podman beside whose boot SUITE runs
+lane_of() {  # lane_of JOB: the podman beside whose boot JOB runs
     case $1 in
-        controllers) echo host ;;
-        unit | sanity | docs) echo trixie ;;
-        integration | api | images) echo experimental ;;
+        # the controllers (sid's and experimental's homes, no boot) and sid's targets: beside 4.3.1
+        controller-* | integration-sid) echo host ;;
+        # 4.3.1's and 6.1.1's scenarios, then the unit tests, sanity and the docs: beside 5.4.2
+        molecule-host | molecule-experimental | unit | sanity | docs) echo trixie ;;
+        # 5.4.2's scenario, then the other integration targets, api, images and the fleet (the host's podman
+        # and test users of its own): beside 6.1.1
+        molecule-trixie | integration-* | api | images | fleet) echo experimental ;;
     esac
+}
+# jobs_of SUITE: the jobs a suite is made of
+jobs_of() {
+    local p r
+    case $1 in
+        integration)
+            for p in $PODMANS; do echo "integration-$p"; done
+            # The controller-side path (what Windows targets get), POSIX scripts through the connection, against
+            # both JSON shapes: the same targets, the same assertions.
+            for p in host trixie; do
+                case " $PODMANS " in *" $p "*) echo "integration-$p-controller-side" ;; esac
+            done ;;
+        controllers) for r in ${CONTROLLERS:-2.17 2.21}; do echo "controller-$r"; done ;;
+        *) echo "$1" ;;
+    esac
+}
+# lane_place JOB: into its lane when that podman boots in this run (scenarios first there, as they boot)
+lane_place() {
+    local p
+    p=$(lane_of "$1")
+    case " $e2e_podmans " in *" $p "*) ;; *) return 1 ;; esac
+    case $1 in
+        molecule-*) lane_jobs[$p]=" $1${lane_jobs[$p]:-}" ;;
+        *) lane_jobs[$p]+=" $1" ;;
+    esac
+    laned+="$1 "
 }
 emit_now() {  # emit_now NAME DESCRIPTION COMMAND...: a suite, here and now
     local desc=$2
@@ -401,47 +440,44 @@ emit_beside() {  # emit_beside NAME DESCRIPTION COMMAND...: a suite in the lane'
     printf '%s|%s\n' "$name" "$desc" >>"$MACHINIST_SHARE/logs/beside.list"
     background_job "beside-$name" "$@"
 }
-# run_suites EMIT SUITE...: the suites that boot nothing, each run through EMIT.
-run_suites() {
-    local emit=$1 s p r targets
+# run_jobs EMIT JOB...: each job run through EMIT.
+run_jobs() {
+    local emit=$1 j p targets
     shift
-    for s in "$@"; do
-        case $s in
+    for j in "$@"; do
+        case $j in
             unit) "$emit" unit "unit tests" unit "${args[@]}" ;;
             sanity) "$emit" sanity "ansible-test sanity" sanity "${args[@]}" ;;
             docs) "$emit" docs "docs site (antsibull-docs, Sphinx)" docs ;;
-            controllers)
-                for r in ${CONTROLLERS:-2.17 2.21}; do
-                    "$emit" "controller-$r" "ansible-core $r as the controller: ${CONTROLLER_PARTS:-unit, sanity, integration on both paths}" \
-                        controller "$r"
-                done ;;
-            molecule-*) roles_suite "$emit" "${s#molecule-}" ;;
-            integration)
-                for p in $PODMANS; do
-                    targets=(podman_machine podman_machine_info ignition_config)
-                    # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
-                    [ "$p" != host ] || targets+=(playbooks)
-                    [ ${#args[@]} = 0 ] || targets=("${args[@]}")
-                    "$emit" "integration-$p" "integration against podman $p" integration "$p" "${targets[@]}"
-                done
-                # The controller-side path (what Windows targets get), POSIX scripts through the connection,
-                # against both JSON shapes: the same targets, the same assertions.
-                for p in host trixie; do
-                    case " $PODMANS " in *" $p "*) ;; *) continue ;; esac
-                    targets=(podman_machine podman_machine_info)
-                    [ ${#args[@]} = 0 ] || targets=("${args[@]}")
-                    EXTRA_CONFIG='machinist_podman_controller_side: true' "$emit" "integration-$p-controller-side" \
-                        "integration against podman $p, controller-side path" integration "$p" "${targets[@]}"
-                done ;;
+            fleet) "$emit" fleet "the fleet job in the execution environment (ansible-builder, ansible-runner, ${FLEET_LAPTOPS:-20} laptops over SSH)" fleet ;;
+            controller-*)
+                "$emit" "$j" "ansible-core ${j#controller-} as the controller: ${CONTROLLER_PARTS:-unit, sanity, integration on both paths}" \
+                    controller "${j#controller-}" ;;
+            molecule-*) roles_suite "$emit" "${j#molecule-}" ;;
+            integration-*-controller-side)
+                p=${j#integration-}
+                p=${p%-controller-side}
+                targets=(podman_machine podman_machine_info)
+                [ ${#args[@]} = 0 ] || targets=("${args[@]}")
+                EXTRA_CONFIG='machinist_podman_controller_side: true' "$emit" "$j" \
+                    "integration against podman $p, controller-side path" integration "$p" "${targets[@]}" ;;
+            integration-*)
+                p=${j#integration-}
+                targets=(podman_machine podman_machine_info ignition_config)
+                # The playbooks (fleet, inventory plugin, machine role) against the host's podman only.
+                [ "$p" != host ] || targets+=(playbooks)
+                [ ${#args[@]} = 0 ] || targets=("${args[@]}")
+                "$emit" "$j" "integration against podman $p" integration "$p" "${targets[@]}" ;;
             api) "$emit" api "API modules against podman's service, sshd and gvproxy" api ;;
             images) "$emit" images "machine OS images against an HTTP server and a registry on loopback" \
                 integration host podman_machine_image "${args[@]}" ;;
+            *) echo "run_jobs: unknown job $j"; return 1 ;;
         esac
     done
 }
-# roles_suite EMIT LABEL: the roles' scenario after the boot of podman LABEL: the module path under ansible-core
-# 2.19 with 4.3.1, the controller-side path (what Windows targets get) under 2.17 with 5.4.2, and the module path
-# under 2.21, inside the experimental root filesystem, with 6.1.1.
+# roles_suite EMIT LABEL: the roles' scenario with podman LABEL: the module path under ansible-core 2.19 with
+# 4.3.1, the controller-side path (what Windows targets get) under 2.17 with 5.4.2, and the module path under
+# 2.21, inside the experimental root filesystem, with 6.1.1.
 roles_suite() {
     local path=module release=2.19
     case $2 in
@@ -464,7 +500,7 @@ lane_start() {  # lane_start SUITE...: the suites, one after another, in the bac
     (
         collections=$work/collections-beside
         collection=$collections/ansible_collections/machinist/podman
-        run_suites emit_beside "$@"
+        run_jobs emit_beside "$@"
     ) &
     lane_pid=$!
 }
@@ -490,36 +526,42 @@ case " $suites " in *" build "*) ;; *) ee_early ;; esac
 
 e2e_podmans=
 case " $suites " in *" e2e "*) e2e_podmans=${E2E_PODMANS:-host trixie experimental} ;; esac
+case " $suites " in
+    *" controllers "*)
+        install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
+            die "the collection does not install for the controllers' suite" ;;
+esac
+after_boots=()
+if [ -n "$e2e_podmans" ]; then
+    for s in $suites; do
+        case $s in
+            build) ;;
+            e2e) for p in $e2e_podmans; do lane_place "molecule-$p" || after_boots+=("molecule-$p"); done ;;
+            *) for j in $(jobs_of "$s"); do lane_place "$j" || true; done ;;
+        esac
+    done
+fi
 for s in $suites; do
     case $s in
         build) suite "build and install the collection tarball" build; ee_early ;;
-        fleet) suite "the fleet job in the execution environment (ansible-builder, ansible-runner, ${FLEET_LAPTOPS:-20} laptops over SSH)" fleet ;;
-        unit | sanity | docs | integration | api | images | controllers)
-            if [ "$s" = controllers ]; then
-                install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
-                    die "the collection does not install for the controllers' suite"
-            fi
-            p=$(lane_of "$s")
-            case " $e2e_podmans " in
-                *" $p "*) lane_jobs[$p]+=" $s"; continue ;;
-            esac
-            run_suites emit_now "$s" ;;
         e2e)
             # Real boots take minutes under emulation: 4.3.1, 5.4.2 and 6.1.1, each with a guest of its own
-            # version; each podman's roles' scenario runs in the next boot's lane (see lane_of).
-            prev=
+            # version, each with its lane beside it.
             for p in $e2e_podmans; do
-                # shellcheck disable=SC2086 # the lane's suites, one word each
-                lane_start ${prev:+molecule-$prev} ${lane_jobs[$p]:-}
+                # shellcheck disable=SC2086 # the lane's jobs, one word each
+                lane_start ${lane_jobs[$p]:-}
                 stop_running "$p"
                 [ "$p" != experimental ] || bash "$repo/scripts/machine-image/build.sh" experimental >/dev/null ||
                     { lane_done; die "the experimental machine image does not build"; }
                 suite "end to end (booted machines) against podman $p" integration "$p" podman_machine_e2e
                 lane_done
-                prev=$p
             done
-            # The last one's scenario beside what comes next; read back before the summary.
-            lane_start ${prev:+molecule-$prev} ;;
+            # Scenarios whose lane's podman did not boot, beside what comes next; read back before the summary.
+            lane_start "${after_boots[@]}" ;;
+        unit | sanity | docs | integration | controllers | api | images | fleet)
+            for j in $(jobs_of "$s"); do
+                case $laned in *" $j "*) ;; *) run_jobs emit_now "$j" ;; esac
+            done ;;
         *) die "unknown suite $s (build, unit, sanity, docs, integration, controllers, api, images, e2e, fleet)" ;;
     esac
 done
