@@ -196,6 +196,8 @@ stop_running() {
     local exe=podman m
     [ "$1" = host ] || exe=$MACHINIST_BIN/podman-$1
     for m in $(as_user "$exe" machine list --format '{{if .Running}}{{.Name}}{{end}}' 2>/dev/null); do
+        # podman's list marks the default connection's machine with a '*' after its name
+        m=${m%\*}
         log "stopping the test user's running machine $m (podman $1) for the end-to-end tests"
         as_user "$exe" machine stop "$m" >/dev/null
     done
@@ -222,7 +224,8 @@ integration() {
     # playbooks target runs the default through ansible-playbook).
     local side='machinist_podman_controller_side: false'
     case ${EXTRA_CONFIG:-} in *machinist_podman_controller_side:*) side= ;; esac
-    cat >"$collection/tests/integration/integration_config.yml" <<EOF
+    # No blank lines where a setting is empty: yamllint, in a sanity run, refuses them.
+    sed '/^$/d' >"$collection/tests/integration/integration_config.yml" <<EOF
 ---
 podman_executable: $exe
 podman_label: $label
@@ -233,8 +236,13 @@ $side
 ${EXTRA_CONFIG:-}
 EOF
     chown "$MACHINIST_USER" "$collection/tests/integration/integration_config.yml"
+    local rc=0
     (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" integration --local --python 3.11 \
-        --allow-destructive --color no "$@")
+        --allow-destructive --color no "$@") || rc=$?
+    # The config goes with the run that needed it: a lane's sanity suite, later in the same copy of the
+    # collection, checks every file there.
+    rm -f "$collection/tests/integration/integration_config.yml"
+    return $rc
 }
 
 # The API modules against real services on loopback: podman's service, sshd, gvproxy.
@@ -488,11 +496,21 @@ roles_suite() {
     "$1" "molecule-$2" "the machine and machine_os roles' Molecule scenario (arm64 container, podman $2, $path path, ansible-core $release)" \
         roles_e2e "$2" "$path" "$release"
 }
-lane_start() {  # lane_start SUITE...: the suites, one after another, in the background
+# The controllers' suite runs in a copy of its own (collections-controllers), installed once, after the build suite,
+# whose install empties the work folder.
+controllers_copy=
+controllers_install() {
+    [ -z "$controllers_copy" ] || return 0
+    install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
+        die "the collection does not install for the controllers' suite"
+    controllers_copy=1
+}
+lane_start() {  # lane_start JOB...: the jobs, one after another, in the background
     [ $# -gt 0 ] || return 0
+    case " $* " in *" controller-"*) controllers_install ;; esac
     if [ -z "$lane_copy" ]; then
         install_collection "$repo" "$work/beside-build" "$work/collections-beside" >/dev/null ||
-            die "the collection does not install for the suites beside the boots"
+            die "the collection does not install for the lanes beside the boots"
         lane_copy=1
     fi
     rm -f "$MACHINIST_SHARE/logs"/beside-* "$MACHINIST_SHARE/logs/beside.list"
@@ -526,11 +544,6 @@ case " $suites " in *" build "*) ;; *) ee_early ;; esac
 
 e2e_podmans=
 case " $suites " in *" e2e "*) e2e_podmans=${E2E_PODMANS:-host trixie experimental} ;; esac
-case " $suites " in
-    *" controllers "*)
-        install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
-            die "the collection does not install for the controllers' suite" ;;
-esac
 after_boots=()
 if [ -n "$e2e_podmans" ]; then
     for s in $suites; do
@@ -559,6 +572,7 @@ for s in $suites; do
             # Scenarios whose lane's podman did not boot, beside what comes next; read back before the summary.
             lane_start "${after_boots[@]}" ;;
         unit | sanity | docs | integration | controllers | api | images | fleet)
+            [ "$s" != controllers ] || controllers_install
             for j in $(jobs_of "$s"); do
                 case $laned in *" $j "*) ;; *) run_jobs emit_now "$j" ;; esac
             done ;;
