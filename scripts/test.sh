@@ -336,6 +336,7 @@ controller() {
     local release=$1 where venv python label exe root='' p side collection=$controllers_collection
     # CONTROLLER_PARTS="unit sanity" runs only those parts.
     local parts
+    copy_install controllers || return 1
     read -ra parts <<<"${CONTROLLER_PARTS:-unit sanity integration}"
     read -r where venv < <(bash "$repo/scripts/lib/controller.sh" "$release" | tail -n 1) || return 1
     [ -n "$venv" ] || return 1
@@ -371,6 +372,17 @@ controller() {
     done
 }
 
+# copy_install NAME: a copy of the collection of NAME's own (collections-NAME), installed from the checkout once in
+# this shell, after the build, whose install empties the work folder: suites that run beside another suite each
+# write their own integration_config.yml and tests/output.
+declare -A copies=()
+copy_install() {
+    [ -z "${copies[$1]:-}" ] || return 0
+    install_collection "$repo" "$work/$1-build" "$work/collections-$1" >/dev/null ||
+        { echo "the collection does not install in collections-$1"; return 1; }
+    copies[$1]=1
+}
+
 # A suite run in the background: background_job NAME COMMAND... puts its output in a log and its exit status
 # and time in a file; background_result NAME prints the log back and returns that status, as the suite's.
 background_job() {
@@ -397,9 +409,7 @@ background_result() {
 # boots). A lane's jobs run in a copy of the collection of their own: each ansible-test writes its
 # integration_config.yml and tests/output there.
 declare -A lane_jobs=()
-laned=" "
 lane_pid=
-lane_copy=
 lane_of() {  # lane_of JOB: the podman beside whose boot JOB runs
     case $1 in
         # the controllers (sid's and experimental's homes, no boot) and sid's targets: beside 4.3.1
@@ -435,7 +445,6 @@ lane_place() {
         molecule-*) lane_jobs[$p]=" $1${lane_jobs[$p]:-}" ;;
         *) lane_jobs[$p]+=" $1" ;;
     esac
-    laned+="$1 "
 }
 emit_now() {  # emit_now NAME DESCRIPTION COMMAND...: a suite, here and now
     local desc=$2
@@ -496,23 +505,9 @@ roles_suite() {
     "$1" "molecule-$2" "the machine and machine_os roles' Molecule scenario (arm64 container, podman $2, $path path, ansible-core $release)" \
         roles_e2e "$2" "$path" "$release"
 }
-# The controllers' suite runs in a copy of its own (collections-controllers), installed once, after the build suite,
-# whose install empties the work folder.
-controllers_copy=
-controllers_install() {
-    [ -z "$controllers_copy" ] || return 0
-    install_collection "$repo" "$work/controllers-build" "$work/collections-controllers" >/dev/null ||
-        die "the collection does not install for the controllers' suite"
-    controllers_copy=1
-}
 lane_start() {  # lane_start JOB...: the jobs, one after another, in the background
     [ $# -gt 0 ] || return 0
-    case " $* " in *" controller-"*) controllers_install ;; esac
-    if [ -z "$lane_copy" ]; then
-        install_collection "$repo" "$work/beside-build" "$work/collections-beside" >/dev/null ||
-            die "the collection does not install for the lanes beside the boots"
-        lane_copy=1
-    fi
+    copy_install beside || die "the collection does not install for the lanes beside the boots"
     rm -f "$MACHINIST_SHARE/logs"/beside-* "$MACHINIST_SHARE/logs/beside.list"
     log "in the background: $*"
     (
@@ -572,9 +567,8 @@ for s in $suites; do
             # Scenarios whose lane's podman did not boot, beside what comes next; read back before the summary.
             lane_start "${after_boots[@]}" ;;
         unit | sanity | docs | integration | controllers | api | images | fleet)
-            [ "$s" != controllers ] || controllers_install
             for j in $(jobs_of "$s"); do
-                case $laned in *" $j "*) ;; *) run_jobs emit_now "$j" ;; esac
+                case " ${lane_jobs[*]} " in *" $j "*) ;; *) run_jobs emit_now "$j" ;; esac
             done ;;
         *) die "unknown suite $s (build, unit, sanity, docs, integration, controllers, api, images, e2e, fleet)" ;;
     esac
