@@ -146,7 +146,8 @@ def services(tmp_path):
     tcp = socketserver.ThreadingTCPServer(('127.0.0.1', 0), _Hello)
     unix = _UnixHTTPServer(str(tmp_path / 'api.sock'), _Hello)
     for srv in (tcp, unix):
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        # A short poll, so that shutdown() below returns at once (the default waits up to half a second).
+        threading.Thread(target=srv.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
     yield tcp.server_address[1]
     for srv in (tcp, unix):
         srv.shutdown()

@@ -136,7 +136,8 @@ def gateway():
     _Recorder.bodies = []
     _Recorder.answers = []
     server = HTTPServer(('127.0.0.1', 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll, so that shutdown() below returns at once (the default waits up to half a second).
+    thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
     thread.start()
     yield server.server_address
     server.shutdown()

@@ -51,7 +51,9 @@ class Server:
 
         self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.base = 'http://%s:%d' % (host, self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop's next poll: at the default half second, every test that
+        # used two servers spent a second in teardown.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
         self.thread.start()
 
     def close(self):
