@@ -103,6 +103,15 @@ if [ "$suite" = experimental ]; then
             >"$root/etc/systemd/$manager.conf.d/machinist-netns.conf"
     done
     echo 'CONTAINERS_CONF_OVERRIDE=/etc/containers/machinist-netns.conf' >>"$root/etc/environment"
+    # dracut's generic initramfs (24 MB) brings up systemd, udev and every storage driver before the real
+    # root's own: 9 s of each boot under software emulation. The root is ext4 (built into the kernel) on
+    # podman's virtio disk, so the initramfs needs only virtio_blk, udev and the root mount: 14 MB, about
+    # 2 s faster per boot (measured on podman 6.1.1's machine start, 38.7 s and 36.3 s against 42.8 s and
+    # 40.3 s). It stays generic (not host-only): it is built in a chroot, for another machine.
+    mkdir -p "$root/etc/dracut.conf.d"
+    printf '%s\n' '# machinist test guest: see scripts/machine-image/build.sh' 'hostonly="no"' \
+        'dracutmodules=" systemd systemd-initrd base udev-rules rootfs-block fs-lib "' 'drivers=" virtio_blk "' \
+        'filesystems=" ext4 "' 'early_microcode="no"' >"$root/etc/dracut.conf.d/machinist.conf"
 fi
 chroot "$root" /bin/bash -euc '
     systemctl enable systemd-networkd.service podman-machine-firstboot.service podman-machine-growroot.service ssh.service
@@ -114,10 +123,15 @@ chroot "$root" /bin/bash -euc '
         apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service \
         fstrim.timer getty@tty1.service 2>/dev/null || true
     passwd -l root >/dev/null
-    if command -v dracut >/dev/null; then dracut --force --no-hostonly --regenerate-all >/dev/null 2>&1
+    if command -v dracut >/dev/null; then dracut --force --regenerate-all >/dev/null 2>&1
     else update-initramfs -u -k all >/dev/null 2>&1; fi
     apt-get clean
     rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/*.log
+    # What systemd would otherwise do at every machine'"'"'s first boot, because /usr looks newer than /etc and
+    # /var (ldconfig, the journal catalog, systemd-update-done): done here once, and marked done.
+    journalctl --update-catalog
+    ldconfig
+    touch -r /usr /etc/.updated /var/.updated
 '
 for m in dev/pts dev sys proc; do umount "$root/$m"; done
 guest_podman=$(chroot "$root" dpkg-query -W -f='${Version}' podman)
