@@ -224,8 +224,8 @@ integration() {
     # playbooks target runs the default through ansible-playbook).
     local side='machinist_podman_controller_side: false'
     case ${EXTRA_CONFIG:-} in *machinist_podman_controller_side:*) side= ;; esac
-    # No blank lines where a setting is empty: yamllint, in a sanity run, refuses them.
-    sed '/^$/d' >"$collection/tests/integration/integration_config.yml" <<EOF
+    with_config "$collection" as_user env -C "$collection" "$MACHINIST_VENV/bin/ansible-test" integration --local \
+        --python 3.11 --allow-destructive --color no "$@" <<EOF
 ---
 podman_executable: $exe
 podman_label: $label
@@ -235,13 +235,17 @@ machinist_share: $MACHINIST_SHARE
 $side
 ${EXTRA_CONFIG:-}
 EOF
-    chown "$MACHINIST_USER" "$collection/tests/integration/integration_config.yml"
-    local rc=0
-    (cd "$collection" && as_user "$MACHINIST_VENV/bin/ansible-test" integration --local --python 3.11 \
-        --allow-destructive --color no "$@") || rc=$?
-    # The config goes with the run that needed it: a lane's sanity suite, later in the same copy of the
-    # collection, checks every file there.
-    rm -f "$collection/tests/integration/integration_config.yml"
+}
+
+# with_config COLLECTION COMMAND...: COMMAND, with standard input as COLLECTION's integration_config.yml for the
+# time it runs. Blank lines (where a setting is empty) are dropped, as yamllint refuses them, and the file goes
+# with the run that needed it: a sanity run later in the same copy of the collection checks every file there.
+with_config() {
+    local config=$1/tests/integration/integration_config.yml rc=0
+    shift
+    sed '/^$/d' >"$config" && chown "$MACHINIST_USER" "$config" || return 1
+    "$@" || rc=$?
+    rm -f "$config"
     return $rc
 }
 
@@ -358,14 +362,13 @@ controller() {
                     label=$where exe=podman root=''
                 fi
                 for side in false true; do
+                    echo "integration, ansible-core $release, podman $label, controller-side path: $side"
                     printf '%s\n' --- "podman_executable: $exe" "podman_label: $label-$release" "podman_root: \"$root\"" \
                         "machine_image: $MACHINIST_CACHE/images/podman-machine-trixie.x86_64.qcow2" \
-                        "machinist_share: $MACHINIST_SHARE" "machinist_podman_controller_side: $side" \
-                        >"$collection/tests/integration/integration_config.yml"
-                    chown "$MACHINIST_USER" "$collection/tests/integration/integration_config.yml"
-                    echo "integration, ansible-core $release, podman $label, controller-side path: $side"
-                    run_in "$where" "$venv" ansible-test integration --local --python "$python" --allow-destructive \
-                        --color no podman_machine podman_machine_info ignition_config || return 1
+                        "machinist_share: $MACHINIST_SHARE" "machinist_podman_controller_side: $side" |
+                        with_config "$collection" run_in "$where" "$venv" ansible-test integration --local \
+                            --python "$python" --allow-destructive --color no podman_machine podman_machine_info \
+                            ignition_config || return 1
                 done ;;
             *) echo "controller: unknown part $p (unit, sanity, integration)"; return 1 ;;
         esac
